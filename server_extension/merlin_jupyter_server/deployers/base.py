@@ -29,7 +29,7 @@ class DeploymentSpec:
     version: int  # the per-model version counter
     revision: int  # bumps on every redeploy of the same endpoint
     model_type: str
-    artifact_uri: str  # the MLflow run's artifact root; the model is at f"{artifact_uri}/model"
+    artifact_uri: str  # the MLflow run's artifact root
     environment: Environment
     resource_request: ResourceRequest
     env_vars: list[dict[str, str]] = field(default_factory=list)
@@ -37,10 +37,13 @@ class DeploymentSpec:
     autoscaling_policy: AutoscalingPolicy = field(default_factory=AutoscalingPolicy)
     protocol: str = "HTTP_JSON"
     tracking_uri: str = ""  # so a server can resolve runs:/ or mlflow-artifacts:/ URIs
+    # Where the model itself lives: ``<artifact_uri>/model`` for runs logged by MLflow 1.x/2.x
+    # clients, the logged model's own location for MLflow 3 (resolved by the control plane).
+    model_location: str = ""
 
     @property
     def model_uri(self) -> str:
-        return self.artifact_uri.rstrip("/") + "/model"
+        return self.model_location or self.artifact_uri.rstrip("/") + "/model"
 
     @property
     def model_name(self) -> str:
@@ -91,6 +94,16 @@ class RouteSpec:
 
 
 @dataclass
+class DeployerContext:
+    """What the control plane gives every deployer: where to keep files, which Python to run."""
+
+    state_dir: str = ""  # a directory the deployer may write (logs, sockets, rule files)
+    python: str = ""  # the interpreter that runs local model servers
+    host: str = "127.0.0.1"  # the address local servers bind to
+    options: dict[str, Any] = field(default_factory=dict)  # further MerlinApp settings by name
+
+
+@dataclass
 class Reachability:
     reachable: bool
     message: str = ""
@@ -101,8 +114,9 @@ class Deployer(abc.ABC):
 
     kind: str = ""
 
-    def __init__(self, environment: Environment):
+    def __init__(self, environment: Environment, context: DeployerContext | None = None):
         self.environment = environment
+        self.context = context or DeployerContext()
 
     @abc.abstractmethod
     async def deploy(self, spec: DeploymentSpec) -> DeploymentStatus:

@@ -1,0 +1,135 @@
+"""The ``local`` environment: each version endpoint is a model-server process on this machine."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any, AsyncIterator
+
+import httpx
+
+from ..errors import DeploymentError
+from .base import Deployer, DeploymentSpec, DeploymentStatus, RouteSpec
+from .local_process import ProcessTable, free_port, tail
+
+# Lines the model server prints when it gives up; everything after the marker is the reason.
+FAILURE_MARKER = "merlin-serving: failed:"
+LOG_TAIL_ON_FAILURE = 40
+
+
+class LocalDeployer(Deployer):
+    """Runs ``python -m merlin_jupyter.serving`` per endpoint, bound to 127.0.0.1 by default."""
+
+    kind = "local"
+
+    def __init__(self, environment, context=None):
+        super().__init__(environment, context)
+        self.processes = ProcessTable()
+        self.host = self.context.host or "127.0.0.1"
+        self.python = self.context.python or sys.executable
+        self.state_dir = self.context.state_dir or os.path.join(os.getcwd(), ".merlin")
+        self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
+
+    # -- deploy --------------------------------------------------------------------------
+    def command(self, spec: DeploymentSpec, port: int) -> list[str]:
+        """The model server's command line (a pure function of the spec and the port)."""
+        cmd = [
+            self.python, "-m", "merlin_jupyter.serving",
+            "--model-uri", spec.model_uri,
+            "--model-name", spec.model_name,
+            "--host", self.host,
+            "--port", str(port),
+        ]
+        if spec.resource_request.workers:
+            cmd += ["--workers", str(spec.resource_request.workers)]
+        return cmd
+
+    def environ(self, spec: DeploymentSpec) -> dict[str, str]:
+        env = dict(os.environ)
+        if spec.tracking_uri:
+            env["MLFLOW_TRACKING_URI"] = spec.tracking_uri
+        env.update({item["name"]: item["value"] for item in spec.env_vars})
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def log_path(self, spec: DeploymentSpec) -> str:
+        return os.path.join(self.state_dir, "endpoints", spec.endpoint_id, f"r{spec.revision}.log")
+
+    async def deploy(self, spec: DeploymentSpec) -> DeploymentStatus:
+        port = free_port(self.host)
+        log = self.log_path(spec)
+        try:
+            pid, started = await asyncio.to_thread(
+                self.processes.spawn, self.command(spec, port), self.environ(spec), log
+            )
+        except OSError as exc:
+            raise DeploymentError(f"Could not start the model server: {exc}.") from exc
+        handle = {"pid": pid, "started": started, "port": port, "log": log, "revision": spec.revision}
+        return DeploymentStatus("pending", message="starting the model server", handle=handle)
+
+    # -- observe -------------------------------------------------------------------------
+    def url(self, spec: DeploymentSpec, handle: dict[str, Any]) -> str:
+        return f"http://{self._client_host()}:{handle['port']}/v1/models/{spec.model_name}:predict"
+
+    def _client_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+
+    async def status(self, spec: DeploymentSpec, handle: dict[str, Any]) -> DeploymentStatus:
+        pid, started = int(handle["pid"]), handle.get("started")
+        exit_ = self.processes.exit_of(pid)
+        if exit_ is not None:
+            return self._failed(handle, f"The model server {exit_.describe()}.")
+        if not self.processes.alive(pid, started):
+            return DeploymentStatus("gone", message="the model server process is not running", handle=handle)
+        ready_url = f"http://{self._client_host()}:{handle['port']}/v1/models/{spec.model_name}"
+        try:
+            response = await self._http.get(ready_url)
+        except httpx.HTTPError:
+            return DeploymentStatus("pending", message="the model server is starting", handle=handle)
+        if response.status_code == 200:
+            return DeploymentStatus("ready", url=self.url(spec, handle), handle=handle)
+        return DeploymentStatus("pending", message="the model is loading", handle=handle)
+
+    def _failed(self, handle: dict[str, Any], fallback: str) -> DeploymentStatus:
+        lines = tail(handle.get("log", ""), LOG_TAIL_ON_FAILURE)
+        reasons = [line.split(FAILURE_MARKER, 1)[1].strip() for line in lines if FAILURE_MARKER in line]
+        message = f"{fallback} {reasons[-1]}" if reasons else fallback
+        return DeploymentStatus("failed", message=message, logs=lines, handle=handle)
+
+    async def undeploy(self, spec: DeploymentSpec, handle: dict[str, Any]) -> None:
+        if handle.get("pid"):
+            await self.processes.stop(int(handle["pid"]), handle.get("started"))
+
+    async def logs(self, spec: DeploymentSpec, handle: dict[str, Any], tail_lines: int = 100) -> list[str]:
+        path = handle.get("log") or self.log_path(spec)
+        return await asyncio.to_thread(tail, path, tail_lines)
+
+    async def follow_logs(
+        self, spec: DeploymentSpec, handle: dict[str, Any], tail_lines: int = 100
+    ) -> AsyncIterator[str]:
+        path = handle.get("log") or self.log_path(spec)
+        for line in await asyncio.to_thread(tail, path, tail_lines):
+            yield line
+        position = os.path.getsize(path) if os.path.exists(path) else 0
+        while True:
+            await asyncio.sleep(0.25)
+            if not os.path.exists(path) or os.path.getsize(path) <= position:
+                continue
+            with open(path, "r", encoding="utf-8", errors="replace") as handle_:
+                handle_.seek(position)
+                chunk = handle_.read()
+                position = handle_.tell()
+            for line in chunk.splitlines():
+                yield line
+
+    # -- model endpoints -----------------------------------------------------------------
+    async def route(self, spec: RouteSpec) -> str:
+        raise DeploymentError(
+            "Model endpoints are not available in the local environment in this build."
+        )
+
+    async def unroute(self, spec: RouteSpec) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,62 @@
+"""Hosts MLflow's tracking server inside this Jupyter server, under ``{base_url}merlin/mlflow``.
+
+Why in-process: a separate ``mlflow server`` takes 10-50 s to start on a small machine and
+~450 MB; mounted here it is ready once its import finishes in a background thread, shares
+Jupyter's authentication (MLflow clients send the token as ``MLFLOW_TRACKING_TOKEN``), and both
+current MLflow and the MLflow 1.26 client of merlin-sdk can log to it over HTTP. Artifacts are
+not proxied: the artifact root is a local directory every local client writes to directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+
+class MlflowHost:
+    def __init__(self, store_uri: str, artifact_root: str, prefix: str, workers: int = 4):
+        self.store_uri = store_uri
+        self.artifact_root = artifact_root
+        self.prefix = prefix.rstrip("/")
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="merlin-mlflow")
+        self._container: Future = Future()
+
+    def start(self) -> None:
+        # MLflow's server app reads its stores from these variables when it first needs them.
+        os.makedirs(self.artifact_root, exist_ok=True)
+        os.environ["_MLFLOW_SERVER_FILE_STORE"] = self.store_uri
+        os.environ["_MLFLOW_SERVER_REGISTRY_STORE"] = self.store_uri
+        os.environ["_MLFLOW_SERVER_ARTIFACT_ROOT"] = self.artifact_root
+        os.environ["_MLFLOW_SERVER_SERVE_ARTIFACTS"] = "false"
+        self.executor.submit(self._load)
+
+    def _load(self) -> None:
+        try:
+            from mlflow.server import app as flask_app
+            from tornado.wsgi import WSGIContainer
+
+            self._container.set_result(WSGIContainer(self._mounted(flask_app), executor=self.executor))
+        except BaseException as exc:  # noqa: BLE001 - reported on every request instead
+            self._container.set_exception(exc)
+
+    def _mounted(self, app: Callable) -> Callable:
+        prefix = self.prefix
+
+        def mounted(environ: dict[str, Any], start_response: Callable) -> Any:
+            path = environ.get("PATH_INFO", "")
+            environ["SCRIPT_NAME"] = prefix
+            environ["PATH_INFO"] = path[len(prefix):] if path.startswith(prefix) else path
+            return app(environ, start_response)
+
+        return mounted
+
+    def wait_loaded(self, timeout: float = 300.0) -> None:
+        """Block until MLflow's server is imported (from a worker thread only)."""
+        self._container.result(timeout)
+
+    async def container(self, timeout: float = 120.0) -> Any:
+        return await asyncio.wait_for(asyncio.wrap_future(self._container), timeout)
+
+    def stop(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,204 @@
+"""Drives every endpoint towards what was asked for, and survives restarts.
+
+All intent lives in the database (``desired``, ``revision``, the traffic rule's ``generation``),
+and all a deployer needs to find its work again lives in the endpoint's ``handle``. So after a
+restart the first pass re-adopts what still runs, restarts what was lost, and finishes what was
+half done. Database calls run in worker threads; deployer calls are coroutines: the Jupyter
+event loop is never blocked.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from .deployers import Deployers
+from .deployers.base import DeploymentSpec, DeploymentStatus
+from .entities import EndpointStatus as S
+from .errors import MerlinError
+from .services.deployments import DeploymentStateService, EndpointWork, RouteWork
+
+log = logging.getLogger("merlin_jupyter_server.reconciler")
+LOG_LINES_IN_MESSAGE = 20
+
+
+class Reconciler:
+    def __init__(
+        self,
+        state: DeploymentStateService,
+        deployers: Deployers,
+        idle_interval: float = 2.0,
+        busy_interval: float = 0.05,
+        pending_timeout: float = 600.0,
+        call_timeout: float = 60.0,
+    ):
+        self.state = state
+        self.deployers = deployers
+        self.idle_interval = idle_interval
+        self.busy_interval = busy_interval
+        self.pending_timeout = pending_timeout
+        self.call_timeout = call_timeout
+        self._wake = asyncio.Event()
+        self._passes = asyncio.Condition()
+        self._task: asyncio.Task | None = None
+        self._busy = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="merlin-reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def kick(self) -> None:
+        """Run a pass now instead of at the next interval."""
+        self._wake.set()
+
+    async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+        """Kick passes until ``check()`` holds or ``timeout`` seconds pass; returns the outcome."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if await check():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.kick()
+            async with self._passes:
+                try:
+                    await asyncio.wait_for(self._passes.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad pass must not stop reconciling
+                log.exception("reconciler pass failed; retrying")
+            async with self._passes:
+                self._passes.notify_all()
+            interval = self.busy_interval if self._busy else self.idle_interval
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def run_once(self) -> None:
+        work = await asyncio.to_thread(self.state.endpoint_work)
+        self._busy = any(
+            w.endpoint.status == S.PENDING or w.previous_handle or w.endpoint.desired == "terminated"
+            for w in work
+        )
+        await asyncio.gather(*(self._guard(self._endpoint(w), w.spec.endpoint_id) for w in work))
+        routes = await asyncio.to_thread(self.state.route_work)
+        self._busy = self._busy or bool(routes)
+        await asyncio.gather(*(self._guard(self._route(r), f"route {r.model_endpoint_id}") for r in routes))
+
+    async def _guard(self, job: Awaitable[Any], what: str) -> None:
+        try:
+            await asyncio.wait_for(job, self.call_timeout)
+        except asyncio.TimeoutError:
+            log.warning("reconciling %s took longer than %ss; will retry", what, self.call_timeout)
+        except Exception:  # noqa: BLE001
+            log.exception("reconciling %s failed; will retry", what)
+
+    # -- version endpoints ---------------------------------------------------------------
+    async def _endpoint(self, work: EndpointWork) -> None:
+        endpoint, spec = work.endpoint, work.spec
+        deployer = self.deployers.get(spec.environment)
+        if endpoint.desired == "terminated":
+            for handle in (work.handle, work.previous_handle):
+                if handle:
+                    await deployer.undeploy(spec, handle)
+            await asyncio.to_thread(self.state.record_terminated, endpoint.id)
+            return
+        if work.previous_handle and endpoint.status in (S.PENDING, S.FAILED):
+            await deployer.undeploy(spec, work.previous_handle)
+            await asyncio.to_thread(self.state.clear_previous, endpoint.id)
+        if not work.handle:
+            await self._deploy(deployer, spec)
+            return
+        status = await deployer.status(spec, work.handle)
+        await self._observe(deployer, work, status)
+
+    async def _deploy(self, deployer, spec: DeploymentSpec) -> None:
+        try:
+            spec = await asyncio.to_thread(self.state.resolve_model, spec)
+            status = await deployer.deploy(spec)
+        except MerlinError as exc:
+            await self._fail(deployer, spec, exc.message)
+            return
+        if status.state == "failed":
+            await self._fail(deployer, spec, describe_failure(status))
+        elif not await asyncio.to_thread(self.state.record_started, spec.endpoint_id, spec.revision, status.handle):
+            await deployer.undeploy(spec, status.handle)  # intent changed while we deployed
+
+    async def _observe(self, deployer, work: EndpointWork, status: DeploymentStatus) -> None:
+        endpoint, spec = work.endpoint, work.spec
+        redeploying = bool(work.previous_handle)
+        if status.state == "ready":
+            if endpoint.status == S.PENDING or redeploying or status.url != endpoint.url:
+                previous = await asyncio.to_thread(
+                    self.state.record_ready, endpoint.id, spec.revision, status.url, status.handle or work.handle
+                )
+                if previous:
+                    await deployer.undeploy(spec, previous)
+        elif status.state == "failed":
+            await self._fail(deployer, spec, describe_failure(status))
+        elif status.state == "gone":
+            # Lost with the machine or the process table: deploy again, never drop silently.
+            log.warning("endpoint %s is gone from %s; deploying it again", endpoint.id, spec.environment.name)
+            await self._deploy(deployer, spec)
+        elif endpoint.status == S.PENDING and _age(work.status_changed_at) > self.pending_timeout:
+            message = (
+                f"The endpoint did not become ready within {int(self.pending_timeout)} s. "
+                f"Last seen: {status.message or 'still starting'}"
+            )
+            await self._fail(deployer, spec, describe_failure(DeploymentStatus("failed", message=message, logs=status.logs)))
+
+    async def _fail(self, deployer, spec: DeploymentSpec, message: str) -> None:
+        leftovers = await asyncio.to_thread(self.state.record_failed, spec.endpoint_id, spec.revision, message)
+        for handle in leftovers:
+            if handle:
+                await deployer.undeploy(spec, handle)
+
+    # -- model endpoints ---------------------------------------------------------------
+    async def _route(self, work: RouteWork) -> None:
+        deployer = self.deployers.get(work.spec.environment)
+        try:
+            if work.stop:
+                await deployer.unroute(work.spec)
+                url = None
+            else:
+                url = await deployer.route(work.spec)
+        except MerlinError as exc:
+            await asyncio.to_thread(self.state.record_route_failed, work.model_endpoint_id, work.generation, exc.message)
+            return
+        await asyncio.to_thread(self.state.record_routed, work.model_endpoint_id, work.generation, url)
+
+
+def describe_failure(status: DeploymentStatus) -> str:
+    """The reason in words, then the log lines that explain it."""
+    message = status.message or "The model server stopped without saying why."
+    lines = [line.rstrip() for line in status.logs if line.strip()][-LOG_LINES_IN_MESSAGE:]
+    if lines:
+        message += "\n\nLast log lines:\n" + "\n".join(lines)
+    return message
+
+
+def _age(ts: datetime) -> float:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    return (datetime.now(timezone.utc) - ts).total_seconds()
