@@ -34,7 +34,12 @@ class MlflowHost:
     def _load(self) -> None:
         try:
             from mlflow.server import app as flask_app
+            from mlflow.server import handlers
             from tornado.wsgi import WSGIContainer
+
+            # The app caches its stores in module globals: a second host in this process (tests
+            # start several servers) must not log into the first one's store.
+            handlers._tracking_store = handlers._model_registry_store = handlers._artifact_repo = None
 
             self._container.set_result(WSGIContainer(self._mounted(flask_app), executor=self.executor))
         except BaseException as exc:  # noqa: BLE001 - reported on every request instead

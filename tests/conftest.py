@@ -1,0 +1,227 @@
+"""Fixtures shared by every test layer: a real control plane in a real Jupyter server process."""
+from __future__ import annotations
+
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ControlPlaneProcess:
+    """``jupyter server`` with the Merlin extension, isolated in its own directories.
+
+    ``app`` is ``server`` (the extension inside a plain Jupyter server), ``lab`` (JupyterLab)
+    or ``merlin`` (the standalone ``jupyter merlin``).
+    """
+
+    def __init__(self, home: pathlib.Path, app: str = "server", extra_args: list[str] | None = None):
+        self.home = home
+        self.app = app
+        self.extra_args = extra_args or []
+        self.token = secrets.token_hex(16)
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log_path = home / f"{app}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "merlin/api/v1"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            JUPYTER_DATA_DIR=str(self.home / "data"),
+            JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
+            JUPYTER_CONFIG_DIR=str(self.home / "config"),
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONUNBUFFERED="1",
+        )
+        for key in ("MERLIN_URL", "MERLIN_TOKEN", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN"):
+            env.pop(key, None)
+        return env
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "jupyter", self.app, "--no-browser", f"--port={self.port}",
+               "--ip=127.0.0.1", f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.home}",
+               "--ServerApp.port_retries=0"]
+        if os.getuid() == 0:
+            cmd.append("--allow-root")
+        return cmd + self.extra_args
+
+    def start(self, timeout: float = 120.0) -> "ControlPlaneProcess":
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=self.home, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"control plane exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.api_url + "/environments", headers=self.headers, timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"control plane did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def restart(self) -> "ControlPlaneProcess":
+        self.stop()
+        return self.start()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def client(self) -> "ApiClient":
+        return ApiClient(self)
+
+
+class ApiClient:
+    """A thin httpx client for tests: ``api.post("/projects", json=...)`` → (status, body)."""
+
+    def __init__(self, cp: ControlPlaneProcess):
+        self.http = httpx.Client(base_url=cp.api_url, headers=cp.headers, timeout=120)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        response = self.http.request(method, path, **kwargs)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, response.text
+
+    def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.request("DELETE", path, **kw)
+
+    def wait_endpoint(self, model_id: int, version: int, endpoint_id: str, until=("running", "failed"),
+                      timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            _, endpoint = self.get(f"/models/{model_id}/versions/{version}/endpoint/{endpoint_id}")
+            if endpoint["status"] in until or time.monotonic() > deadline:
+                return endpoint
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
+    """One control plane for the session (tests create uniquely named projects in it)."""
+    cp = ControlPlaneProcess(tmp_path_factory.mktemp("merlin-home")).start()
+    yield cp
+    cp.stop()
+    _stop_model_servers(cp.home)
+
+
+@pytest.fixture
+def api(control_plane) -> ApiClient:
+    return control_plane.client()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def _stop_model_servers(home: pathlib.Path) -> None:
+    """Model servers outlive their control plane on purpose; tests clean up after themselves."""
+    try:
+        import psutil
+    except ImportError:
+        return
+    for proc in psutil.process_iter(["pid", "cmdline", "environ"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            env = proc.environ()
+        except (psutil.Error, TypeError):
+            continue
+        if "merlin_jupyter.serving" in cmdline and str(home) in env.get("JUPYTER_DATA_DIR", ""):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+    shutil.rmtree(home / "runtime", ignore_errors=True)
+
+
+def sklearn_model(n_features: int = 4):
+    """A small fitted classifier and a sample of its input."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.random((60, n_features))
+    y = (X[:, 0] > 0.5).astype(int)
+    return LogisticRegression().fit(X, y), X[:3]
+
+
+def log_version(cp: ControlPlaneProcess, api: ApiClient, model_id: int, model=None, sample=None,
+                labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Create a version through the API and log a scikit-learn model into its MLflow run."""
+    import mlflow
+
+    if model is None:
+        model, sample = sklearn_model()
+    status, version = api.post(f"/models/{model_id}/versions", json={"labels": labels or {}})
+    assert status == 201, version
+    os.environ["MLFLOW_TRACKING_TOKEN"] = cp.token
+    mlflow.set_tracking_uri(cp.url + "merlin/mlflow")
+    with mlflow.start_run(run_id=version["mlflow_run_id"]):
+        mlflow.sklearn.log_model(model, name="model", input_example=sample,
+                                 pip_requirements=["scikit-learn", "mlflow"])
+    return version
+
+
+@pytest.fixture
+def project(api) -> dict[str, Any]:
+    status, body = api.post("/projects", json={"name": unique("proj")})
+    assert status == 201, body
+    return body
+
+
+@pytest.fixture
+def model(api, project) -> dict[str, Any]:
+    status, body = api.post(f"/projects/{project['id']}/models", json={"name": unique("model"), "type": "sklearn"})
+    assert status == 201, body
+    return body
