@@ -17,6 +17,12 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+# The Kubernetes test kit lives beside the project (../shared/k8s), not in it.
+sys.path.insert(0, str(SHARED / "k8s"))
+
+# Plugins must be named in the top-level conftest: pytest-jupyter (real in-process servers for
+# the API tests) and the shared Kubernetes kit (an emulated API server for tests/k8s).
+pytest_plugins = ["pytest_jupyter.jupyter_server", "kube_plugin"]
 
 
 def free_port() -> int:

@@ -24,6 +24,11 @@ def protected(method: Callable) -> Callable:
 class MerlinHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
+    async def prepare(self) -> None:
+        await super().prepare()
+        # Servers that are never "started" (embedded, tests) begin reconciling on first use.
+        self.merlin.start()
+
     @property
     def merlin(self):
         """The control plane (services, reconciler) this server runs."""

@@ -93,7 +93,9 @@ class VersionService:
                         )
                     setattr(row, key, body[key])
                     changed.append(key)
-            unknown = set(body) - {"labels", *MUTABLE_BEFORE_DEPLOY} - _IGNORED
+            current = row.to_entity(self.mlflow.ui_url).to_api()
+            echoed = {k for k in _IGNORED if k in body and body[k] == current.get(k)}
+            unknown = set(body) - {"labels", *MUTABLE_BEFORE_DEPLOY} - echoed - _IGNORED_ALWAYS
             if unknown:
                 raise InvalidInput(
                     f"Cannot change {', '.join(sorted(unknown))} of a version: only labels "
@@ -110,8 +112,9 @@ class VersionService:
 
 
 # Fields clients echo back unchanged (a PATCH of the whole object); ignored when equal.
-_IGNORED = {"id", "model_id", "mlflow_run_id", "mlflow_url", "artifact_uri", "endpoints",
-            "created_at", "updated_at", "custom_predictor", "model"}
+_IGNORED = {"id", "model_id", "mlflow_run_id", "mlflow_url", "artifact_uri"}
+# Derived or nested fields a client may send back in any form; never changed by a PATCH.
+_IGNORED_ALWAYS = {"endpoints", "created_at", "updated_at", "custom_predictor", "model"}
 
 
 def _matches(row: VersionRow, search: str) -> bool:
