@@ -7,12 +7,9 @@ import pytest
 
 from merlin_jupyter_server.routes import route_table
 
-SAMPLE_IDS = iter(())
-
-
 def concrete(pattern: str) -> str:
     # Fill each capture group with a plausible id; the request must be refused before parsing.
-    return re.sub(r"\(\[\^/\]\+\)", "1", pattern).replace("/?(.*)", "/api/2.0/mlflow/experiments/search").replace("(.*)", "anything")
+    return re.sub(r"\([^)]*\)", "1", pattern.replace("/?(", "/("))
 
 
 ROUTES = [concrete(pattern) for pattern, _ in route_table()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from . import catalog, endpoints, openapi
 from .base import NotFoundHandler
 from .mlflow import MlflowHandler
+from .serve import EndpointProxyHandler, ModelProxyHandler
 
 API = "/merlin/api/v1"
 _ID = r"([^/]+)"  # ids are parsed (and rejected in words) by the handlers, not by the regex
@@ -30,5 +31,7 @@ def route_table() -> list[tuple]:
     return [
         *API_ROUTES,
         (r"/merlin/mlflow/?(.*)", MlflowHandler),
+        (r"/merlin/serve/endpoints/([^/]+)/?(.*)", EndpointProxyHandler),
+        (r"/merlin/serve/models/([^/]+/[^/]+)/?(.*)", ModelProxyHandler),
         (r"/merlin/api/(.*)", NotFoundHandler),
     ]

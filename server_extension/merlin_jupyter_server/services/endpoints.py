@@ -32,6 +32,15 @@ class EndpointService:
         with self.db.session() as session:
             return lookup.version_endpoint(session, model_id, number, endpoint_id).to_entity()
 
+    def get_by_id(self, endpoint_id: str) -> VersionEndpoint:
+        with self.db.session() as session:
+            row = session.get(VersionEndpointRow, str(endpoint_id))
+            if row is None:
+                from ..errors import NotFound
+
+                raise NotFound(f"Endpoint {endpoint_id} does not exist.")
+            return row.to_entity()
+
     def create(self, model_id: int, number: int, body: dict[str, Any], actor: str) -> VersionEndpoint:
         """Record a new endpoint as ``pending``; the reconciler deploys it."""
         with self.db.session() as session:

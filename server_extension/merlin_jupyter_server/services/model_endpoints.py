@@ -26,6 +26,21 @@ class ModelEndpointService:
         with self.db.session() as session:
             return lookup.model_endpoint(session, model_id, model_endpoint_id).to_entity()
 
+    def serving_url(self, project: str, model: str) -> str | None:
+        """The URL of the model's serving endpoint in the default environment, if any."""
+        from ..store.models import ModelRow, ProjectRow
+
+        with self.db.session() as session:
+            env = lookup.default_environment(session).name
+            row = session.scalar(
+                select(ModelEndpointRow)
+                .join(ModelRow).join(ProjectRow)
+                .where(ProjectRow.name == project, ModelRow.name == model,
+                       ModelEndpointRow.environment_name == env,
+                       ModelEndpointRow.status == EndpointStatus.SERVING.value)
+            )
+            return row.url if row else None
+
     def create(self, model_id: int, body: dict[str, Any], actor: str) -> ModelEndpoint:
         with self.db.session() as session:
             model = lookup.model(session, model_id)
