@@ -1,0 +1,118 @@
+"""Local deploys end to end: a real control plane process, real model servers, real HTTP."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import log_version, sklearn_model
+
+BROKEN_MODEL = '''
+import mlflow
+
+
+class Broken(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        raise RuntimeError("cannot reach the feature store at redis://features:6379")
+
+    def predict(self, context, model_input):
+        return model_input
+
+
+mlflow.models.set_model(Broken())
+'''
+
+
+def deploy(api, model_id: int, version: int, **body) -> dict:
+    status, endpoint = api.post(f"/models/{model_id}/versions/{version}/endpoint",
+                                json={"environment_name": "local", **body})
+    assert status == 201, endpoint
+    return api.wait_endpoint(model_id, version, endpoint["id"])
+
+
+def server_pid(url: str) -> int:
+    port = int(url.split(":")[2].split("/")[0])
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def test_deploy_serves_the_models_own_predictions(control_plane, api, model):
+    clf, sample = sklearn_model()
+    log_version(control_plane, api, model["id"], clf, sample)
+    endpoint = deploy(api, model["id"], 1)
+    assert endpoint["status"] == "running", endpoint["message"]
+    assert endpoint["url"].startswith("http://127.0.0.1:")
+    assert endpoint["url"].endswith(f"/v1/models/{model['name']}-1:predict")
+    response = httpx.post(endpoint["url"], json={"instances": sample.tolist()})
+    assert response.status_code == 200
+    assert response.json()["predictions"] == clf.predict(sample).tolist()
+    # The same endpoint through Jupyter's authenticated proxy.
+    proxied = httpx.post(
+        f"{control_plane.url}merlin/serve/endpoints/{endpoint['id']}/v1/models/{model['name']}-1:predict",
+        json={"instances": sample.tolist()}, headers=control_plane.headers,
+    )
+    assert proxied.status_code == 200 and proxied.json() == response.json()
+    status, logs = api.get(f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}/logs?tail=50")
+    assert status == 200 and logs["logs"]
+    status, gone = api.delete(f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}")
+    assert status == 200 and gone["status"] == "terminated"
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(endpoint["url"], json={"instances": sample.tolist()}, timeout=2)
+    assert api.delete(f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}")[0] == 200
+
+
+def test_a_model_that_cannot_load_fails_with_the_reason_and_its_logs(control_plane, api, model, tmp_path):
+    import mlflow
+
+    status, version = api.post(f"/models/{model['id']}/versions", json={})
+    code = tmp_path / "broken_model.py"
+    code.write_text(BROKEN_MODEL)
+    os.environ["MLFLOW_TRACKING_TOKEN"] = control_plane.token
+    mlflow.set_tracking_uri(control_plane.url + "merlin/mlflow")
+    with mlflow.start_run(run_id=version["mlflow_run_id"]):
+        mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["mlflow"])
+    endpoint = deploy(api, model["id"], version["id"])
+    assert endpoint["status"] == "failed"
+    assert "cannot reach the feature store" in endpoint["message"]
+    assert "Last log lines" in endpoint["message"]
+
+
+def test_a_killed_model_server_is_reported_failed(control_plane, api, model):
+    log_version(control_plane, api, model["id"])
+    endpoint = deploy(api, model["id"], 1)
+    assert endpoint["status"] == "running", endpoint["message"]
+    os.killpg(server_pid(endpoint["url"]), signal.SIGKILL)
+    failed = api.wait_endpoint(model["id"], 1, endpoint["id"], until=("failed",), timeout=30)
+    assert failed["status"] == "failed" and "killed by SIGKILL" in failed["message"]
+
+
+def test_endpoints_survive_a_control_plane_restart(control_plane, api, model):
+    clf, sample = sklearn_model()
+    for _ in range(2):
+        log_version(control_plane, api, model["id"], clf, sample)
+    kept = deploy(api, model["id"], 1)
+    lost = deploy(api, model["id"], 2)
+    kept_pid, lost_pid = server_pid(kept["url"]), server_pid(lost["url"])
+    control_plane.stop()
+    os.killpg(lost_pid, signal.SIGKILL)  # lost while nobody watched, e.g. a reboot
+    control_plane.start()
+    api = control_plane.client()
+    again = api.wait_endpoint(model["id"], 1, kept["id"])
+    assert again["status"] == "running" and server_pid(again["url"]) == kept_pid  # re-adopted
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        restarted = api.wait_endpoint(model["id"], 2, lost["id"])
+        if restarted["status"] == "running" and restarted["url"] != lost["url"]:
+            break
+        time.sleep(0.2)
+    assert restarted["status"] == "running" and server_pid(restarted["url"]) != lost_pid  # restarted
+    response = httpx.post(restarted["url"], json={"instances": sample.tolist()})
+    assert response.json()["predictions"] == clf.predict(sample).tolist()
+    for endpoint, version in ((kept, 1), (lost, 2)):
+        api.delete(f"/models/{model['id']}/versions/{version}/endpoint/{endpoint['id']}")
