@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
@@ -20,6 +21,9 @@ from .services.models import ModelService
 from .services.projects import ProjectService
 from .services.versions import VersionService
 from .store.db import Database
+
+
+REACHABILITY_TTL = 10.0
 
 
 @dataclass
@@ -62,6 +66,8 @@ class ControlPlane:
         )
         self.reconciler = Reconciler(self.state, self.deployers, pending_timeout=settings.pending_timeout)
         self.undeploy_wait = settings.undeploy_wait
+        # The panel polls environments: a slow cluster is asked at most every few seconds.
+        self._reachability: dict[str, tuple[float, tuple[bool, str]]] = {}
 
     def start(self) -> None:
         self.reconciler.start()
@@ -77,11 +83,15 @@ class ControlPlane:
         environments = await asyncio.to_thread(self.environments.list)
 
         async def check(env: Environment) -> None:
-            try:
-                result = await asyncio.wait_for(self.deployers.get(env).check(), 5)
-                env.reachable, env.reachable_message = result.reachable, result.message
-            except Exception as exc:  # noqa: BLE001 - reachability is reported, never raised
-                env.reachable, env.reachable_message = False, f"cannot check the cluster: {exc}"
+            cached = self._reachability.get(env.name)
+            if cached is None or time.monotonic() - cached[0] > REACHABILITY_TTL:
+                try:
+                    result = await asyncio.wait_for(self.deployers.get(env).check(), 5)
+                    found = (result.reachable, result.message)
+                except Exception as exc:  # noqa: BLE001 - reachability is reported, never raised
+                    found = (False, f"cannot check the cluster: {exc}")
+                cached = self._reachability[env.name] = (time.monotonic(), found)
+            env.reachable, env.reachable_message = cached[1]
 
         await asyncio.gather(*(check(env) for env in environments))
         return environments

@@ -161,7 +161,12 @@ class Reconciler:
             # Lost with the machine or the process table: deploy again, never drop silently.
             log.warning("endpoint %s is gone from %s; deploying it again", endpoint.id, spec.environment.name)
             await self._deploy(deployer, spec)
-        elif endpoint.status == S.PENDING and _age(work.status_changed_at) > self.pending_timeout:
+        elif endpoint.status != S.PENDING:
+            return
+        elif _age(work.status_changed_at) <= self.pending_timeout:
+            if status.message != endpoint.message:
+                await asyncio.to_thread(self.state.record_progress, endpoint.id, spec.revision, status.message)
+        else:
             message = (
                 f"The endpoint did not become ready within {int(self.pending_timeout)} s. "
                 f"Last seen: {status.message or 'still starting'}"

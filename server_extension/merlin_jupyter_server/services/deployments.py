@@ -149,6 +149,14 @@ class DeploymentStateService:
             row.handle = handle
             return True
 
+    def record_progress(self, endpoint_id: str, revision: int, message: str | None) -> None:
+        """Show what a pending deployment is doing (loading, building an environment...)."""
+        with self.db.session() as session:
+            row = session.get(VersionEndpointRow, endpoint_id)
+            if row is not None and row.revision == revision and row.status == S.PENDING.value and message:
+                if row.message != message:
+                    row.message = message
+
     def record_ready(self, endpoint_id: str, revision: int, url: str, handle: dict[str, Any]) -> dict[str, Any]:
         """Mark the revision ready; returns the previous revision's handle, to be removed."""
         with self.db.session() as session:
