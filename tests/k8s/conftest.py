@@ -9,8 +9,10 @@ import pathlib
 import socket
 import sys
 
+import boto3
 import pytest
 import pytest_asyncio
+from moto.server import ThreadedMotoServer
 
 # The kit's plugin (kube, kube_config_file, kserve_controller) is registered by tests/conftest.py,
 # the top-level conftest, as pytest requires; the path is repeated so this layer runs alone too.
@@ -75,3 +77,18 @@ def free_port():
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
     return pick
+
+
+@pytest.fixture
+def s3_endpoint(free_port, monkeypatch):
+    # Credentials as a user exports them for the control plane; the cluster gets its own Secret.
+    for key, value in {"AWS_ACCESS_KEY_ID": "merlin", "AWS_SECRET_ACCESS_KEY": "merlin-secret",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket="models")
+    yield url
+    server.stop()

@@ -6,28 +6,12 @@ import asyncio
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from merlin_jupyter_server.errors import DeploymentError
 
 from .conftest import ISVC, spec_for
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def s3_endpoint(free_port, monkeypatch):
-    # Credentials as a user exports them for the control plane; the cluster gets its own Secret.
-    for key, value in {"AWS_ACCESS_KEY_ID": "merlin", "AWS_SECRET_ACCESS_KEY": "merlin-secret",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=url).create_bucket(Bucket="models")
-    yield url
-    server.stop()
 
 
 @pytest.fixture

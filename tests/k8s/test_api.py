@@ -1,0 +1,117 @@
+"""Kubernetes environments through the REST API of a real control plane process.
+
+The environment is configured as a user configures it: a jupyter_server_config.json naming the
+kubeconfig file and context, the ingress domain and the S3-compatible artifact store. The
+cluster is the shared emulator with its KServe stand-in; the store is moto's S3 on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+import yaml
+
+from tests.conftest import ControlPlaneProcess, log_version, unique
+
+from .conftest import ISVC, VS
+
+
+@pytest.fixture
+def cluster_control_plane(tmp_path, kube, kserve_controller, kube_config_file, s3_endpoint):
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    kube.fake.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared-ns"}})
+    staging = {"name": "staging", "kubeconfig": str(kube_config_file), "context": "fake",
+               "domain": "models.example.com", "deployment_mode": "serverless",
+               "default_resource_request": {"min_replica": 0, "max_replica": 2, "cpu_request": "250m",
+                                            "memory_request": "256Mi"},
+               "artifact_store": {"uri": "s3://models/merlin", "endpoint_url": s3_endpoint}}
+    bare = {"name": "bare", "kubeconfig": str(kube_config_file), "context": "fake", "domain": "models.example.com"}
+    config = {"MerlinApp": {"environments": [staging, bare]}}
+    (home / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+    cp = ControlPlaneProcess(home).start()
+    yield cp
+    cp.stop()
+
+
+def wait_for(get, predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = get()
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+@pytest.mark.timeout(240)
+def test_deploy_route_and_undeploy_on_a_cluster_through_the_api(cluster_control_plane, kube):
+    cp = cluster_control_plane
+    api = cp.client()
+    status, envs = api.get("/environments")
+    staging = next(e for e in envs if e["name"] == "staging")
+    assert staging["reachable"] is True, staging["reachable_message"]
+
+    _, project = api.post("/projects", json={"name": unique("recs")})
+    _, model = api.post(f"/projects/{project['id']}/models", json={"name": "iris", "type": "sklearn"})
+    log_version(cp, api, model["id"])
+    mid, ns = model["id"], project["name"]
+    body = {"environment_name": "staging", "deployment_mode": "raw_deployment",
+            "autoscaling_policy": {"metrics_type": "cpu_utilization", "target_value": 70}}
+
+    # An environment without an artifact store cannot take a model from this machine's disk.
+    status, refused = api.post(f"/models/{mid}/versions/1/endpoint", json={"environment_name": "bare"})
+    assert status == 201, refused
+    refused = api.wait_endpoint(mid, 1, refused["id"], timeout=60)
+    assert refused["status"] == "failed"
+    assert "artifact store" in refused["message"] and "'bare'" in refused["message"]
+
+    # Dry run: the manifests, nothing applied.
+    status, dry = api.post(f"/models/{mid}/versions/1/endpoint?dry_run=true", json=body)
+    assert status == 200, dry
+    docs = [d for d in yaml.safe_load_all(dry["manifests"]) if d]
+    isvc = next(d for d in docs if d["kind"] == "InferenceService")
+    assert isvc["metadata"]["name"] == "iris-1-r1"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert isvc["spec"]["predictor"]["model"]["storageUri"].startswith(f"s3://models/merlin/{ns}/iris/1/")
+    assert kube.fake.list_objects(ISVC) == []
+
+    # Deploy: the local model is copied to the store, the InferenceService created, then ready.
+    status, created = api.post(f"/models/{mid}/versions/1/endpoint", json=body)
+    assert status == 201 and created["status"] == "pending", created
+    endpoint = api.wait_endpoint(mid, 1, created["id"], timeout=60)
+    assert endpoint["status"] == "running", endpoint["message"]
+    assert endpoint["url"] == f"http://iris-1-r1.{ns}.example.com/v1/models/iris-1:predict"
+    applied = kube.fake.get(ISVC, ns, "iris-1-r1")
+    assert applied["spec"]["predictor"]["scaleTarget"] == 70
+    uri = applied["spec"]["predictor"]["model"]["storageUri"]
+    listing = boto3.client("s3", endpoint_url=cp_endpoint(cp)).list_objects_v2(
+        Bucket="models", Prefix=uri.removeprefix("s3://models/") + "/")
+    assert any(o["Key"].endswith("/MLmodel") for o in listing["Contents"])
+    status, logs = api.get(f"/models/{mid}/versions/1/endpoint/{created['id']}/logs?tail=5")
+    assert status == 200 and "INFO model loaded" in json.dumps(logs)
+
+    # Model endpoint: a VirtualService at iris.<project>.<domain>.
+    status, me = api.post(f"/models/{mid}/endpoints", json={
+        "environment_name": "staging", "rule": {"destinations": [{"version_endpoint_id": created["id"], "weight": 100}]}})
+    assert status == 201, me
+    me = wait_for(lambda: api.get(f"/models/{mid}/endpoints/{me['id']}")[1], lambda m: m["status"] != "pending")
+    assert me["status"] == "serving", me
+    assert me["url"].startswith(f"http://iris.{ns}.models.example.com")
+    assert kube.fake.get(VS, ns, "iris") is not None
+
+    # Undeploy: refused while serving; after traffic stops, only our objects are deleted.
+    assert api.delete(f"/models/{mid}/versions/1/endpoint/{created['id']}")[0] == 409
+    assert api.delete(f"/models/{mid}/endpoints/{me['id']}")[0] in (200, 204)
+    wait_for(lambda: kube.fake.get(VS, ns, "iris"), lambda v: v is None, timeout=30)
+    status, gone = api.delete(f"/models/{mid}/versions/1/endpoint/{created['id']}")
+    assert status == 200 and gone["status"] == "terminated", gone
+    assert kube.fake.get(ISVC, ns, "iris-1-r1") is None
+    assert kube.fake.get("v1/namespaces", None, ns) is not None
+    assert kube.fake.get("v1/namespaces", None, "shared-ns") is not None
+
+
+def cp_endpoint(cp) -> str:
+    config = json.loads((cp.home / "config" / "jupyter_server_config.json").read_text())
+    return config["MerlinApp"]["environments"][0]["artifact_store"]["endpoint_url"]
