@@ -163,8 +163,14 @@ def control_plane(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
 
 
 @pytest.fixture
-def api(control_plane) -> ApiClient:
+def live_api(control_plane) -> ApiClient:
     return control_plane.client()
+
+
+@pytest.fixture
+def api(live_api) -> ApiClient:
+    """The session control plane's API (tests/api overrides it with an in-process server)."""
+    return live_api
 
 
 def unique(prefix: str) -> str:
@@ -220,14 +226,26 @@ def log_version(cp: ControlPlaneProcess, api: ApiClient, model_id: int, model=No
 
 
 @pytest.fixture
-def project(api) -> dict[str, Any]:
-    status, body = api.post("/projects", json={"name": unique("proj")})
+def live_project(live_api) -> dict[str, Any]:
+    status, body = live_api.post("/projects", json={"name": unique("proj")})
     assert status == 201, body
     return body
 
 
 @pytest.fixture
-def model(api, project) -> dict[str, Any]:
-    status, body = api.post(f"/projects/{project['id']}/models", json={"name": unique("model"), "type": "sklearn"})
+def live_model(live_api, live_project) -> dict[str, Any]:
+    status, body = live_api.post(
+        f"/projects/{live_project['id']}/models", json={"name": unique("model"), "type": "sklearn"}
+    )
     assert status == 201, body
     return body
+
+
+@pytest.fixture
+def project(live_project) -> dict[str, Any]:
+    return live_project
+
+
+@pytest.fixture
+def model(live_model) -> dict[str, Any]:
+    return live_model

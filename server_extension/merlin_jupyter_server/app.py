@@ -11,6 +11,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Dict, Float, List, Unicode, default
 
 from .control_plane import ControlPlane, Settings
+from .errors import Conflict
 from .mlflow_host import MlflowHost
 from .routes import route_table
 from .single_writer import StoreLock
@@ -74,7 +75,13 @@ class MerlinApp(ExtensionApp):
     def initialize_settings(self) -> None:
         os.makedirs(self.data_dir, exist_ok=True)
         self.lock = StoreLock(os.path.join(self.data_dir, "control-plane.lock"))
-        self.lock.acquire()  # refuses, in words, when another control plane owns this data_dir
+        try:
+            self.lock.acquire()  # refuses, in words, when another control plane owns this data_dir
+        except Conflict as exc:
+            if getattr(self.serverapp, "starter_app", None) is self:  # `jupyter merlin`: stop here
+                self.log.critical(exc.message)
+                sys.exit(1)
+            raise  # inside JupyterLab: the extension is skipped with this message, Lab still runs
         base_url = self.serverapp.base_url
         tracking_uri, host = self.mlflow_tracking_uri, None
         if not tracking_uri:
@@ -114,6 +121,8 @@ class MerlinApp(ExtensionApp):
         return f"{scheme}://{ip}:{app.port}{app.base_url}"
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
+        if not hasattr(self, "control_plane"):
+            return  # did not load (the reason was logged)
         self.control_plane.start()
         url, token = self._server_url(), serverapp.identity_provider.token
         # Kernels started by this server inherit these, so notebooks need no configuration.
@@ -129,6 +138,8 @@ class MerlinApp(ExtensionApp):
         self.log.info("Merlin control plane at %smerlin/api/v1 (data in %s)", url, self.data_dir)
 
     async def stop_extension(self) -> None:
+        if not hasattr(self, "control_plane"):
+            return
         await self.control_plane.stop()
         if self.mlflow_host is not None:
             self.mlflow_host.stop()

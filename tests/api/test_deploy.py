@@ -42,7 +42,8 @@ def server_pid(url: str) -> int:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def test_deploy_serves_the_models_own_predictions(control_plane, api, model):
+def test_deploy_serves_the_models_own_predictions(control_plane, live_api, live_model):
+    api, model = live_api, live_model
     clf, sample = sklearn_model()
     log_version(control_plane, api, model["id"], clf, sample)
     endpoint = deploy(api, model["id"], 1)
@@ -67,7 +68,8 @@ def test_deploy_serves_the_models_own_predictions(control_plane, api, model):
     assert api.delete(f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}")[0] == 200
 
 
-def test_a_model_that_cannot_load_fails_with_the_reason_and_its_logs(control_plane, api, model, tmp_path):
+def test_a_model_that_cannot_load_fails_with_the_reason_and_its_logs(control_plane, live_api, live_model, tmp_path):
+    api, model = live_api, live_model
     import mlflow
 
     status, version = api.post(f"/models/{model['id']}/versions", json={})
@@ -83,7 +85,8 @@ def test_a_model_that_cannot_load_fails_with_the_reason_and_its_logs(control_pla
     assert "Last log lines" in endpoint["message"]
 
 
-def test_a_killed_model_server_is_reported_failed(control_plane, api, model):
+def test_a_killed_model_server_is_reported_failed(control_plane, live_api, live_model):
+    api, model = live_api, live_model
     log_version(control_plane, api, model["id"])
     endpoint = deploy(api, model["id"], 1)
     assert endpoint["status"] == "running", endpoint["message"]
@@ -92,7 +95,8 @@ def test_a_killed_model_server_is_reported_failed(control_plane, api, model):
     assert failed["status"] == "failed" and "killed by SIGKILL" in failed["message"]
 
 
-def test_endpoints_survive_a_control_plane_restart(control_plane, api, model):
+def test_endpoints_survive_a_control_plane_restart(control_plane, live_api, live_model):
+    api, model = live_api, live_model
     clf, sample = sklearn_model()
     for _ in range(2):
         log_version(control_plane, api, model["id"], clf, sample)
