@@ -3,6 +3,7 @@
 The deployer is configured the way a user configures an environment: a kubeconfig file and a
 context name, as in MerlinApp.environments.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -33,15 +34,26 @@ def pytest_collection_modifyitems(items):
 
 
 def make_environment(config: dict, name: str = "staging") -> Environment:
-    return Environment(id=2, name=name, cluster=config.get("context", name), is_default=False,
-                       kind="kubernetes", default_resource_request=ResourceRequest(),
-                       deployment_mode=config.get("deployment_mode", "serverless"), config=config)
+    return Environment(
+        id=2,
+        name=name,
+        cluster=config.get("context", name),
+        is_default=False,
+        kind="kubernetes",
+        default_resource_request=ResourceRequest(),
+        deployment_mode=config.get("deployment_mode", "serverless"),
+        config=config,
+    )
 
 
 @pytest.fixture
 def env_config(kube_config_file) -> dict:
-    return {"kubeconfig": str(kube_config_file), "context": "fake", "domain": "models.example.com",
-            "request_timeout": 5}
+    return {
+        "kubeconfig": str(kube_config_file),
+        "context": "fake",
+        "domain": "models.example.com",
+        "request_timeout": 5,
+    }
 
 
 @pytest_asyncio.fixture
@@ -60,12 +72,21 @@ async def deployer(env_config):
 
 def spec_for(environment: Environment, **overrides) -> DeploymentSpec:
     values = dict(
-        endpoint_id="6f1c8a52-0c43-4a54-9d1e-2f3b9c7f0a11", project="food-recs", model="iris",
-        version=1, revision=1, model_type="sklearn", artifact_uri="s3://mlflow/1/abc/artifacts",
+        endpoint_id="6f1c8a52-0c43-4a54-9d1e-2f3b9c7f0a11",
+        project="food-recs",
+        model="iris",
+        version=1,
+        revision=1,
+        model_type="sklearn",
+        artifact_uri="s3://mlflow/1/abc/artifacts",
         environment=environment,
-        resource_request=ResourceRequest(min_replica=0, max_replica=2, cpu_request="500m", memory_request="512Mi"),
-        env_vars=[{"name": "LOG_LEVEL", "value": "debug"}], deployment_mode="serverless",
-        autoscaling_policy=AutoscalingPolicy("concurrency", 2.0))
+        resource_request=ResourceRequest(
+            min_replica=0, max_replica=2, cpu_request="500m", memory_request="512Mi"
+        ),
+        env_vars=[{"name": "LOG_LEVEL", "value": "debug"}],
+        deployment_mode="serverless",
+        autoscaling_policy=AutoscalingPolicy("concurrency", 2.0),
+    )
     values.update(overrides)
     return DeploymentSpec(**values)
 
@@ -76,14 +97,18 @@ def free_port():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
+
     return pick
 
 
 @pytest.fixture
 def s3_endpoint(free_port, monkeypatch):
     # Credentials as a user exports them for the control plane; the cluster gets its own Secret.
-    for key, value in {"AWS_ACCESS_KEY_ID": "merlin", "AWS_SECRET_ACCESS_KEY": "merlin-secret",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "merlin",
+        "AWS_SECRET_ACCESS_KEY": "merlin-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

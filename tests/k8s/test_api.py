@@ -4,6 +4,7 @@ The environment is configured as a user configures it: a jupyter_server_config.j
 kubeconfig file and context, the ingress domain and the S3-compatible artifact store. The
 cluster is the shared emulator with its KServe stand-in; the store is moto's S3 on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,26 @@ def cluster_control_plane(tmp_path, kube, kserve_controller, kube_config_file, s
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     kube.fake.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared-ns"}})
-    staging = {"name": "staging", "kubeconfig": str(kube_config_file), "context": "fake",
-               "domain": "models.example.com", "deployment_mode": "serverless",
-               "default_resource_request": {"min_replica": 0, "max_replica": 2, "cpu_request": "250m",
-                                            "memory_request": "256Mi"},
-               "artifact_store": {"uri": "s3://models/merlin", "endpoint_url": s3_endpoint}}
-    bare = {"name": "bare", "kubeconfig": str(kube_config_file), "context": "fake", "domain": "models.example.com"}
+    staging = {
+        "name": "staging",
+        "kubeconfig": str(kube_config_file),
+        "context": "fake",
+        "domain": "models.example.com",
+        "deployment_mode": "serverless",
+        "default_resource_request": {
+            "min_replica": 0,
+            "max_replica": 2,
+            "cpu_request": "250m",
+            "memory_request": "256Mi",
+        },
+        "artifact_store": {"uri": "s3://models/merlin", "endpoint_url": s3_endpoint},
+    }
+    bare = {
+        "name": "bare",
+        "kubeconfig": str(kube_config_file),
+        "context": "fake",
+        "domain": "models.example.com",
+    }
     config = {"MerlinApp": {"environments": [staging, bare]}}
     (home / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
     cp = ControlPlaneProcess(home).start()
@@ -45,67 +60,95 @@ def wait_for(get, predicate, timeout=60.0):
         time.sleep(0.1)
 
 
+RAW_CPU = {
+    "environment_name": "staging",
+    "deployment_mode": "raw_deployment",
+    "autoscaling_policy": {"metrics_type": "cpu_utilization", "target_value": 70},
+}
+
+
 @pytest.mark.timeout(240)
 def test_deploy_route_and_undeploy_on_a_cluster_through_the_api(cluster_control_plane, kube):
     cp = cluster_control_plane
     api = cp.client()
-    status, envs = api.get("/environments")
+    _, envs = api.get("/environments")
     staging = next(e for e in envs if e["name"] == "staging")
     assert staging["reachable"] is True, staging["reachable_message"]
-
     _, project = api.post("/projects", json={"name": unique("recs")})
-    _, model = api.post(f"/projects/{project['id']}/models", json={"name": "iris", "type": "sklearn"})
+    path = f"/projects/{project['id']}/models"
+    _, model = api.post(path, json={"name": "iris", "type": "sklearn"})
     log_version(cp, api, model["id"])
     mid, ns = model["id"], project["name"]
-    body = {"environment_name": "staging", "deployment_mode": "raw_deployment",
-            "autoscaling_policy": {"metrics_type": "cpu_utilization", "target_value": 70}}
 
-    # An environment without an artifact store cannot take a model from this machine's disk.
-    status, refused = api.post(f"/models/{mid}/versions/1/endpoint", json={"environment_name": "bare"})
+    refused_without_artifact_store(api, mid)
+    dry_run_applies_nothing(api, kube, mid, ns)
+    endpoint_id = deploy_copies_the_model_and_becomes_ready(cp, api, kube, mid, ns)
+    model_endpoint_id = serve_traffic_creates_a_virtual_service(api, kube, mid, ns, endpoint_id)
+    undeploy_deletes_only_what_was_created(api, kube, mid, ns, endpoint_id, model_endpoint_id)
+
+
+def refused_without_artifact_store(api, mid):
+    """An environment without an artifact store cannot take a model from this machine's disk."""
+    status, refused = api.post(
+        f"/models/{mid}/versions/1/endpoint", json={"environment_name": "bare"}
+    )
     assert status == 201, refused
     refused = api.wait_endpoint(mid, 1, refused["id"], timeout=60)
     assert refused["status"] == "failed"
     assert "artifact store" in refused["message"] and "'bare'" in refused["message"]
 
-    # Dry run: the manifests, nothing applied.
-    status, dry = api.post(f"/models/{mid}/versions/1/endpoint?dry_run=true", json=body)
+
+def dry_run_applies_nothing(api, kube, mid, ns):
+    status, dry = api.post(f"/models/{mid}/versions/1/endpoint?dry_run=true", json=RAW_CPU)
     assert status == 200, dry
     docs = [d for d in yaml.safe_load_all(dry["manifests"]) if d]
     isvc = next(d for d in docs if d["kind"] == "InferenceService")
     assert isvc["metadata"]["name"] == "iris-1-r1"
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
-    assert isvc["spec"]["predictor"]["model"]["storageUri"].startswith(f"s3://models/merlin/{ns}/iris/1/")
+    uri = isvc["spec"]["predictor"]["model"]["storageUri"]
+    assert uri.startswith(f"s3://models/merlin/{ns}/iris/1/")
     assert kube.fake.list_objects(ISVC) == []
 
-    # Deploy: the local model is copied to the store, the InferenceService created, then ready.
-    status, created = api.post(f"/models/{mid}/versions/1/endpoint", json=body)
+
+def deploy_copies_the_model_and_becomes_ready(cp, api, kube, mid, ns) -> str:
+    status, created = api.post(f"/models/{mid}/versions/1/endpoint", json=RAW_CPU)
     assert status == 201 and created["status"] == "pending", created
     endpoint = api.wait_endpoint(mid, 1, created["id"], timeout=60)
     assert endpoint["status"] == "running", endpoint["message"]
     assert endpoint["url"] == f"http://iris-1-r1.{ns}.example.com/v1/models/iris-1:predict"
     applied = kube.fake.get(ISVC, ns, "iris-1-r1")
     assert applied["spec"]["predictor"]["scaleTarget"] == 70
-    uri = applied["spec"]["predictor"]["model"]["storageUri"]
-    listing = boto3.client("s3", endpoint_url=cp_endpoint(cp)).list_objects_v2(
-        Bucket="models", Prefix=uri.removeprefix("s3://models/") + "/")
+    prefix = applied["spec"]["predictor"]["model"]["storageUri"].removeprefix("s3://models/")
+    s3 = boto3.client("s3", endpoint_url=cp_endpoint(cp))
+    listing = s3.list_objects_v2(Bucket="models", Prefix=prefix + "/")
     assert any(o["Key"].endswith("/MLmodel") for o in listing["Contents"])
     status, logs = api.get(f"/models/{mid}/versions/1/endpoint/{created['id']}/logs?tail=5")
     assert status == 200 and "INFO model loaded" in json.dumps(logs)
+    return created["id"]
 
-    # Model endpoint: a VirtualService at iris.<project>.<domain>.
-    status, me = api.post(f"/models/{mid}/endpoints", json={
-        "environment_name": "staging", "rule": {"destinations": [{"version_endpoint_id": created["id"], "weight": 100}]}})
+
+def serve_traffic_creates_a_virtual_service(api, kube, mid, ns, endpoint_id) -> int:
+    rule = {"destinations": [{"version_endpoint_id": endpoint_id, "weight": 100}]}
+    status, me = api.post(
+        f"/models/{mid}/endpoints", json={"environment_name": "staging", "rule": rule}
+    )
     assert status == 201, me
-    me = wait_for(lambda: api.get(f"/models/{mid}/endpoints/{me['id']}")[1], lambda m: m["status"] != "pending")
+    me = wait_for(
+        lambda: api.get(f"/models/{mid}/endpoints/{me['id']}")[1],
+        lambda m: m["status"] != "pending",
+    )
     assert me["status"] == "serving", me
     assert me["url"].startswith(f"http://iris.{ns}.models.example.com")
     assert kube.fake.get(VS, ns, "iris") is not None
+    return me["id"]
 
-    # Undeploy: refused while serving; after traffic stops, only our objects are deleted.
-    assert api.delete(f"/models/{mid}/versions/1/endpoint/{created['id']}")[0] == 409
-    assert api.delete(f"/models/{mid}/endpoints/{me['id']}")[0] in (200, 204)
+
+def undeploy_deletes_only_what_was_created(api, kube, mid, ns, endpoint_id, model_endpoint_id):
+    """Refused while serving; after traffic stops, only the objects it created are deleted."""
+    assert api.delete(f"/models/{mid}/versions/1/endpoint/{endpoint_id}")[0] == 409
+    assert api.delete(f"/models/{mid}/endpoints/{model_endpoint_id}")[0] in (200, 204)
     wait_for(lambda: kube.fake.get(VS, ns, "iris"), lambda v: v is None, timeout=30)
-    status, gone = api.delete(f"/models/{mid}/versions/1/endpoint/{created['id']}")
+    status, gone = api.delete(f"/models/{mid}/versions/1/endpoint/{endpoint_id}")
     assert status == 200 and gone["status"] == "terminated", gone
     assert kube.fake.get(ISVC, ns, "iris-1-r1") is None
     assert kube.fake.get("v1/namespaces", None, ns) is not None

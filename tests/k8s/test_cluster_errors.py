@@ -1,4 +1,5 @@
 """What a user reads when the cluster refuses, is full, lacks KServe, or cannot be reached."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,18 +11,34 @@ from .conftest import ISVC, spec_for
 pytestmark = pytest.mark.asyncio
 
 
-def refuse(kube, verb: str, resource: str, code: int, message: str, reason: str = "Forbidden") -> None:
+def refuse(
+    kube, verb: str, resource: str, code: int, message: str, reason: str = "Forbidden"
+) -> None:
     """Make the API server answer the next ``verb`` on ``resource`` with a Status error."""
     group, _, plural = resource.rpartition("/")
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "details": {"kind": plural, "group": group.split("/")[0] if "/" in group else ""},
-            "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "details": {"kind": plural, "group": group.split("/")[0] if "/" in group else ""},
+        "code": code,
+    }
     kube.in_loop(lambda f: f[verb, f.resource(resource)][:1] << code << body, kube.fake)
 
 
 async def test_forbidden_says_which_permission_is_missing(kube, deployer):
-    refuse(kube, "post", ISVC, 403, 'inferenceservices.serving.kserve.io is forbidden: User "alice" cannot '
-           'create resource "inferenceservices" in API group "serving.kserve.io" in the namespace "food-recs"')
+    refuse(
+        kube,
+        "post",
+        ISVC,
+        403,
+        'inferenceservices.serving.kserve.io is forbidden: User "alice" cannot '
+        'create resource "inferenceservices" in API group "serving.kserve.io" '
+        'in the namespace "food-recs"',
+    )
     d = deployer()
     with pytest.raises(DeploymentError) as err:
         await d.deploy(spec_for(d.environment))
@@ -32,19 +49,33 @@ async def test_forbidden_says_which_permission_is_missing(kube, deployer):
 
 async def test_an_existing_namespace_is_used_when_creating_namespaces_is_forbidden(kube, deployer):
     kube.fake.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "food-recs"}})
-    refuse(kube, "post", "v1/namespaces", 403, 'namespaces is forbidden: User "alice" cannot create resource "namespaces"')
+    refuse(
+        kube,
+        "post",
+        "v1/namespaces",
+        403,
+        'namespaces is forbidden: User "alice" cannot create resource "namespaces"',
+    )
     d = deployer()
     assert (await d.deploy(spec_for(d.environment))).state == "pending"
     assert kube.fake.get(ISVC, "food-recs", "iris-1-r1") is not None
 
 
 async def test_an_exhausted_quota_says_what_to_do(kube, deployer):
-    refuse(kube, "post", ISVC, 403, 'exceeded quota: compute, requested: requests.cpu=500m, used: '
-           'requests.cpu=4, limited: requests.cpu=4')
+    refuse(
+        kube,
+        "post",
+        ISVC,
+        403,
+        "exceeded quota: compute, requested: requests.cpu=500m, used: "
+        "requests.cpu=4, limited: requests.cpu=4",
+    )
     d = deployer()
     with pytest.raises(DeploymentError) as err:
         await d.deploy(spec_for(d.environment))
-    assert "resource quota is used up" in err.value.message and "requests.cpu=4" in err.value.message
+    assert (
+        "resource quota is used up" in err.value.message and "requests.cpu=4" in err.value.message
+    )
 
 
 @pytest.mark.no_crds
@@ -61,8 +92,9 @@ async def test_check_reports_a_reachable_cluster(kube, deployer):
     assert reach.reachable and "KServe installed" in reach.message and "v1.33" in reach.message
 
 
-async def test_an_unreachable_cluster_leaves_the_endpoint_pending_then_deploys(kube, kserve_controller, deployer,
-                                                                              tmp_path, free_port, env_config):
+async def test_an_unreachable_cluster_leaves_the_endpoint_pending_then_deploys(
+    kube, kserve_controller, deployer, tmp_path, free_port, env_config
+):
     from kube_plugin import write_kubeconfig
 
     down = write_kubeconfig(f"http://127.0.0.1:{free_port()}", tmp_path / "down.kubeconfig")
@@ -71,7 +103,11 @@ async def test_an_unreachable_cluster_leaves_the_endpoint_pending_then_deploys(k
     reach = await d.check()
     assert not reach.reachable and "Cannot reach" in reach.message
     started = await d.deploy(spec)
-    assert started.state == "pending" and "Cannot reach" in started.message and "will retry" in started.message
+    assert (
+        started.state == "pending"
+        and "Cannot reach" in started.message
+        and "will retry" in started.message
+    )
     assert (await d.status(spec, started.handle)).state == "pending"
     with pytest.raises(DeploymentError, match="Cannot reach"):
         await d.undeploy(spec, started.handle)  # raised, so the control plane retries it later

@@ -1,4 +1,5 @@
 """Deploy, observe, redeploy and undeploy version endpoints on the emulated cluster."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,9 @@ async def wait_state(deployer, spec, handle, *states, timeout=5.0):
         await asyncio.sleep(0.05)
 
 
-async def test_serverless_deploy_becomes_ready_with_its_predict_url(kube, kserve_controller, deployer):
+async def test_serverless_deploy_becomes_ready_with_its_predict_url(
+    kube, kserve_controller, deployer
+):
     d = deployer()
     spec = spec_for(d.environment)
     started = await d.deploy(spec)
@@ -46,41 +49,85 @@ async def test_serverless_deploy_becomes_ready_with_its_predict_url(kube, kserve
     assert ready.state == "ready"
     assert ready.url == "http://iris-1-r1.food-recs.example.com/v1/models/iris-1:predict"
     assert (await d.logs(spec, started.handle))[-1] == "INFO model loaded"
+    followed = [line async for line in d.follow_logs(spec, started.handle, tail=2)]
+    assert followed == ["INFO starting 5", "INFO model loaded"]
 
 
-async def test_raw_deployment_scales_with_an_hpa_and_never_to_zero(kube, kserve_controller, deployer):
+async def test_raw_deployment_scales_with_an_hpa_and_never_to_zero(
+    kube, kserve_controller, deployer
+):
     d = deployer()
     spec = spec_for(d.environment, deployment_mode="raw_deployment")
-    spec.autoscaling_policy.metrics_type, spec.autoscaling_policy.target_value = "cpu_utilization", 60
+    spec.autoscaling_policy.metrics_type, spec.autoscaling_policy.target_value = (
+        "cpu_utilization",
+        60,
+    )
     await d.deploy(spec)
     isvc = kube.fake.get(ISVC, "food-recs", "iris-1-r1")
     annotations, predictor = isvc["metadata"]["annotations"], isvc["spec"]["predictor"]
     assert annotations["serving.kserve.io/deploymentMode"] == "RawDeployment"
     assert annotations["serving.kserve.io/autoscalerClass"] == "hpa"
     assert annotations["serving.kserve.io/targetUtilizationPercentage"] == "60"
-    assert (predictor["scaleMetric"], predictor["scaleTarget"], predictor["minReplicas"]) == ("cpu", 60, 1)
+    assert (predictor["scaleMetric"], predictor["scaleTarget"], predictor["minReplicas"]) == (
+        "cpu",
+        60,
+        1,
+    )
 
 
 def crashed_predictor(kube, isvc_name: str) -> None:
     """What a cluster shows next to a failed InferenceService: a predictor pod and its events."""
     isvc = kube.fake.get(ISVC, "food-recs", isvc_name)
     pod = f"{isvc_name}-predictor-00001-deployment-5d8f7"
-    kube.fake.seed({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": pod, "namespace": "food-recs",
-        "labels": {"serving.kserve.io/inferenceservice": isvc_name, "component": "predictor"},
-        "ownerReferences": [{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-                             "name": isvc_name, "uid": isvc["metadata"]["uid"], "controller": True}]},
-        "spec": {"containers": [{"name": "kserve-container", "image": "merlin-mlflow"},
-                                {"name": "queue-proxy", "image": "queue-proxy"}]}})
+    kube.fake.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod,
+                "namespace": "food-recs",
+                "labels": {
+                    "serving.kserve.io/inferenceservice": isvc_name,
+                    "component": "predictor",
+                },
+                "ownerReferences": [
+                    {
+                        "apiVersion": "serving.kserve.io/v1beta1",
+                        "kind": "InferenceService",
+                        "name": isvc_name,
+                        "uid": isvc["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {
+                "containers": [
+                    {"name": "kserve-container", "image": "merlin-mlflow"},
+                    {"name": "queue-proxy", "image": "queue-proxy"},
+                ]
+            },
+        }
+    )
     kube.fake.pod_logs[("food-recs", pod, "kserve-container")] = (
-        "INFO installing requirements\nERROR merlin-serving: failed: No module named 'xgboost'\n")
-    kube.fake.seed({"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{pod}.1", "namespace": "food-recs"},
-                    "involvedObject": {"kind": "Pod", "name": pod, "namespace": "food-recs"},
-                    "reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container",
-                    "lastTimestamp": "2026-01-01T00:00:00Z"})
+        "INFO installing requirements\nERROR merlin-serving: failed: No module named 'xgboost'\n"
+    )
+    kube.fake.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{pod}.1", "namespace": "food-recs"},
+            "involvedObject": {"kind": "Pod", "name": pod, "namespace": "food-recs"},
+            "reason": "BackOff",
+            "type": "Warning",
+            "message": "Back-off restarting failed container",
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+        }
+    )
 
 
-async def test_a_model_that_fails_to_load_fails_with_the_condition_message_and_logs(kube, kserve_controller, deployer):
+async def test_a_model_that_fails_to_load_fails_with_the_condition_message_and_logs(
+    kube, kserve_controller, deployer
+):
     d = deployer()
     spec = spec_for(d.environment, model_location="bad://bucket/model")
     started = await d.deploy(spec)
@@ -92,12 +139,27 @@ async def test_a_model_that_fails_to_load_fails_with_the_condition_message_and_l
     assert any("Warning BackOff pod/iris-1-r1-predictor" in line for line in failed.logs)
 
 
-async def test_stuck_pending_fails_after_the_timeout_with_what_was_last_seen(kube, kserve_controller, deployer):
+async def test_stuck_pending_fails_after_the_timeout_with_what_was_last_seen(
+    kube, kserve_controller, deployer
+):
     d = deployer(pending_timeout=0.5)
     spec = spec_for(d.environment, model_location="never://bucket/model")
     started = await d.deploy(spec)
-    kube.fake.patch_status(ISVC, "food-recs", "iris-1-r1", {"conditions": [
-        {"type": "Ready", "status": "False", "reason": "PredictorNotReady", "message": "0/1 pods available"}]})
+    kube.fake.patch_status(
+        ISVC,
+        "food-recs",
+        "iris-1-r1",
+        {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "PredictorNotReady",
+                    "message": "0/1 pods available",
+                }
+            ]
+        },
+    )
     assert (await d.status(spec, started.handle)).state == "pending"
     failed = await wait_state(d, spec, started.handle, "failed", timeout=3)
     assert failed.state == "failed"
@@ -105,17 +167,24 @@ async def test_stuck_pending_fails_after_the_timeout_with_what_was_last_seen(kub
     assert "0/1 pods available" in failed.message
 
 
-async def test_redeploy_keeps_the_old_revision_until_it_is_undeployed(kube, kserve_controller, deployer):
+async def test_redeploy_keeps_the_old_revision_until_it_is_undeployed(
+    kube, kserve_controller, deployer
+):
     d = deployer()
     first = spec_for(d.environment)
     one = await d.deploy(first)
     second = spec_for(d.environment, revision=2, resource_request=first.resource_request)
     two = await d.deploy(second)
-    assert {o["metadata"]["name"] for o in kube.fake.list_objects(ISVC, "food-recs")} == {"iris-1-r1", "iris-1-r2"}
+    assert {o["metadata"]["name"] for o in kube.fake.list_objects(ISVC, "food-recs")} == {
+        "iris-1-r1",
+        "iris-1-r2",
+    }
     assert (await wait_state(d, second, two.handle, "ready")).state == "ready"
     await d.undeploy(first, one.handle)
     await d.undeploy(first, one.handle)  # idempotent
-    assert [o["metadata"]["name"] for o in kube.fake.list_objects(ISVC, "food-recs")] == ["iris-1-r2"]
+    assert [o["metadata"]["name"] for o in kube.fake.list_objects(ISVC, "food-recs")] == [
+        "iris-1-r2"
+    ]
     assert (await d.status(first, one.handle)).state == "gone"
     assert kube.fake.get("v1/namespaces", None, "food-recs") is not None  # the namespace stays
 
@@ -138,7 +207,9 @@ async def test_a_name_taken_by_another_endpoint_is_a_conflict_in_words(kube, dep
     assert "already exists" in err.value.message and "6f1c8a52" in err.value.message
 
 
-async def test_local_artifacts_without_a_store_are_refused_with_what_to_configure(kube, deployer, tmp_path):
+async def test_local_artifacts_without_a_store_are_refused_with_what_to_configure(
+    kube, deployer, tmp_path
+):
     d = deployer()
     spec = spec_for(d.environment, artifact_uri=f"file://{tmp_path}/artifacts")
     with pytest.raises(DeploymentError) as err:
@@ -149,10 +220,15 @@ async def test_local_artifacts_without_a_store_are_refused_with_what_to_configur
 
 async def test_secrets_are_passed_by_reference(kube, deployer):
     d = deployer()
-    spec = spec_for(d.environment, env_vars=[{"name": "API_KEY", "value": "secret:model-keys/api-key"}])
+    spec = spec_for(
+        d.environment, env_vars=[{"name": "API_KEY", "value": "secret:model-keys/api-key"}]
+    )
     await d.deploy(spec)
     env = kube.fake.get(ISVC, "food-recs", "iris-1-r1")["spec"]["predictor"]["model"]["env"]
-    assert {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "model-keys", "key": "api-key"}}} in env
+    assert {
+        "name": "API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "model-keys", "key": "api-key"}},
+    } in env
 
 
 async def test_more_replicas_than_the_environment_allows_is_refused(kube, deployer):

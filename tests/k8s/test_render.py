@@ -1,4 +1,5 @@
 """Dry run: the manifests a deploy would apply, as YAML, with nothing applied."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,9 @@ async def test_render_returns_the_manifests_without_applying_them(kube, deployer
 async def test_render_explains_an_autoscaling_fallback(kube, deployer):
     d = deployer()
     text = await d.render(spec_for(d.environment, deployment_mode="raw_deployment"))
-    assert text.startswith("# note: raw_deployment scales with a HorizontalPodAutoscaler, which cannot use concurrency")
+    assert text.startswith(
+        "# note: raw_deployment scales with a HorizontalPodAutoscaler, which cannot use concurrency"
+    )
     isvc = list(yaml.safe_load_all(text))[1]
     assert isvc["metadata"]["annotations"]["serving.kserve.io/metrics"] == "cpu"
 
@@ -33,7 +36,9 @@ async def test_what_render_shows_is_what_the_cluster_accepts(kube, deployer):
     d = deployer()
     for mode in ("serverless", "raw_deployment"):
         for metric in ("concurrency", "rps", "cpu_utilization", "memory_utilization"):
-            spec = spec_for(d.environment, deployment_mode=mode, model=f"{mode[0]}-{metric.split('_')[0]}")
+            spec = spec_for(
+                d.environment, deployment_mode=mode, model=f"{mode[0]}-{metric.split('_')[0]}"
+            )
             spec.autoscaling_policy.metrics_type = metric
             spec.resource_request.gpu_request = "1"
             await d.deploy(spec)

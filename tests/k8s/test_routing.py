@@ -1,4 +1,5 @@
 """Model endpoints: one Istio VirtualService per model, with the rule's weights and mirror."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,14 +14,25 @@ pytestmark = pytest.mark.asyncio
 
 def destination(version: int, weight: int, mode: str = "serverless") -> RouteDestination:
     handle = {"namespace": "food-recs", "name": f"iris-{version}-r1", "mode": mode}
-    return RouteDestination(endpoint_id=f"ep-{version}", weight=weight, handle=handle,
-                            url=f"http://iris-{version}-r1.food-recs.example.com/v1/models/iris-{version}:predict",
-                            model_name=f"iris-{version}", version=version)
+    return RouteDestination(
+        endpoint_id=f"ep-{version}",
+        weight=weight,
+        handle=handle,
+        url=f"http://iris-{version}-r1.food-recs.example.com/v1/models/iris-{version}:predict",
+        model_name=f"iris-{version}",
+        version=version,
+    )
 
 
 def route_spec(environment, destinations, mirror=None) -> RouteSpec:
-    return RouteSpec(model_endpoint_id=7, project="food-recs", model="iris", environment=environment,
-                     destinations=destinations, mirror=mirror)
+    return RouteSpec(
+        model_endpoint_id=7,
+        project="food-recs",
+        model="iris",
+        environment=environment,
+        destinations=destinations,
+        mirror=mirror,
+    )
 
 
 def routes_by_name(vs):
@@ -29,7 +41,11 @@ def routes_by_name(vs):
 
 async def test_traffic_split_and_mirror_become_one_virtual_service(kube, deployer):
     d = deployer()
-    url = await d.route(route_spec(d.environment, [destination(1, 90), destination(2, 10)], mirror=destination(3, 0)))
+    url = await d.route(
+        route_spec(
+            d.environment, [destination(1, 90), destination(2, 10)], mirror=destination(3, 0)
+        )
+    )
     assert url == "http://iris.food-recs.models.example.com"
 
     vs = kube.fake.get(VS, "food-recs", "iris")
@@ -38,15 +54,21 @@ async def test_traffic_split_and_mirror_become_one_virtual_service(kube, deploye
     routes = routes_by_name(vs)
     split = routes["split"]
     assert split["match"][0]["uri"] == {"prefix": "/v1/predict"}
-    assert [(r["weight"], r["headers"]["request"]["set"]["x-merlin-version"]) for r in split["route"]] == [(90, "1"), (10, "2")]
+    assert [
+        (r["weight"], r["headers"]["request"]["set"]["x-merlin-version"]) for r in split["route"]
+    ] == [(90, "1"), (10, "2")]
     assert split["mirrorPercentage"] == {"value": 100.0}
     for version in (1, 2):
         to = routes[f"version-{version}"]
         assert to["match"][0]["headers"] == {"x-merlin-version": {"exact": str(version)}}
-        assert to["rewrite"] == {"uri": f"/v1/models/iris-{version}:predict",
-                                 "authority": f"iris-{version}-r1-predictor.food-recs.svc.cluster.local"}
+        assert to["rewrite"] == {
+            "uri": f"/v1/models/iris-{version}:predict",
+            "authority": f"iris-{version}-r1-predictor.food-recs.svc.cluster.local",
+        }
     assert routes["mirror"]["rewrite"]["uri"] == "/v1/models/iris-3:predict"
-    assert routes["mirror"]["match"][0]["authority"] == {"exact": "iris.food-recs.models.example.com-shadow"}
+    assert routes["mirror"]["match"][0]["authority"] == {
+        "exact": "iris.food-recs.models.example.com-shadow"
+    }
 
 
 async def test_changing_the_rule_replaces_the_virtual_service(kube, deployer):
@@ -58,7 +80,10 @@ async def test_changing_the_rule_replaces_the_virtual_service(kube, deployer):
     routes = routes_by_name(vs)
     assert "version-1" not in routes and "mirror" not in routes
     # A raw deployment is a plain Service: no hop through Knative's local gateway.
-    assert routes["version-2"]["route"][0]["destination"]["host"] == "iris-2-r1-predictor.food-recs.svc.cluster.local"
+    assert (
+        routes["version-2"]["route"][0]["destination"]["host"]
+        == "iris-2-r1-predictor.food-recs.svc.cluster.local"
+    )
 
 
 async def test_unroute_deletes_only_the_virtual_service_and_is_idempotent(kube, deployer):

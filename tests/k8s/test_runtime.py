@@ -1,5 +1,6 @@
 """The merlin-mlflow runtime that ships in deploy/: the ClusterServingRuntime manifest matches
 what the deployer renders, and the container entrypoint installs a model's requirements once."""
+
 from __future__ import annotations
 
 import os
@@ -20,28 +21,47 @@ PRINT_PREFIX = ["python", "-c", "import sys; print(sys.prefix)"]  # found on PAT
 
 
 def test_the_runtime_serves_what_the_deployer_asks_for():
-    runtime = yaml.safe_load((ROOT / "deploy" / "kserve" / "cluster-serving-runtime.yaml").read_text())
-    isvc = k8s_manifests.inference_service(spec_for(make_environment({})), "s3://b/m", {}).inference_service
+    runtime = yaml.safe_load(
+        (ROOT / "deploy" / "kserve" / "cluster-serving-runtime.yaml").read_text()
+    )
+    isvc = k8s_manifests.inference_service(
+        spec_for(make_environment({})), "s3://b/m", {}
+    ).inference_service
     model = isvc["spec"]["predictor"]["model"]
-    assert runtime["kind"] == "ClusterServingRuntime" and runtime["metadata"]["name"] == model["runtime"]
-    assert model["modelFormat"]["name"] in [f["name"] for f in runtime["spec"]["supportedModelFormats"]]
+    assert (
+        runtime["kind"] == "ClusterServingRuntime"
+        and runtime["metadata"]["name"] == model["runtime"]
+    )
+    assert model["modelFormat"]["name"] in [
+        f["name"] for f in runtime["spec"]["supportedModelFormats"]
+    ]
     container = runtime["spec"]["containers"][0]
     assert container["name"] == "kserve-container"
     assert container["command"][-3:] == ["python", "-m", "merlin_jupyter.serving"]
     assert "--model-uri=/mnt/models" in container["args"]
     assert model["args"][:2] == ["--model-name", "iris-1"]  # appended by KServe; the last one wins
     dockerfile = (ROOT / "deploy" / "runtime" / "Dockerfile").read_text()
-    assert "runtime-entrypoint.sh" in dockerfile and container["command"][0] == "/opt/merlin/runtime-entrypoint.sh"
+    assert (
+        "runtime-entrypoint.sh" in dockerfile
+        and container["command"][0] == "/opt/merlin/runtime-entrypoint.sh"
+    )
 
 
 def run_entrypoint(tmp_path, requirements: str, command=PRINT_PREFIX):
     model = tmp_path / "model"
     model.mkdir(exist_ok=True)
     (model / "requirements.txt").write_text(requirements)
-    env = {**os.environ, "MERLIN_MODEL_DIR": str(model), "MERLIN_ENV_CACHE": str(tmp_path / "cache"),
-           "MERLIN_BASE_PYTHON": sys.executable, "PIP_NO_INDEX": "1",
-           "PATH": f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.run(["sh", str(ENTRYPOINT), *command], env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "MERLIN_MODEL_DIR": str(model),
+        "MERLIN_ENV_CACHE": str(tmp_path / "cache"),
+        "MERLIN_BASE_PYTHON": sys.executable,
+        "PIP_NO_INDEX": "1",
+        "PATH": f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    return subprocess.run(
+        ["sh", str(ENTRYPOINT), *command], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_model_needing_only_mlflow_runs_on_the_image_python(tmp_path):

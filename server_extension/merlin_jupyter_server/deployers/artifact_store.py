@@ -1,13 +1,15 @@
 """Getting a model's files somewhere a cluster can read them.
 
 A cluster cannot read this machine's disk. URIs that already point to shared storage (s3://,
-gs://, pvc://, http(s)://, ...) are used as they are; MLflow-only URIs are refused in words; a local model directory is copied once to
-the environment's S3-compatible ``artifact_store`` and that copy's URI is used instead.
+gs://, pvc://, http(s)://, ...) are used as they are; MLflow-only URIs are refused in words; a
+local model directory is copied once to the environment's S3-compatible ``artifact_store`` and
+that copy's URI is used instead.
 
 "Once": the copy's key contains a digest of the directory's file names, sizes and mtimes, and
 a marker object is written last; a complete copy is never uploaded again, an interrupted one is.
 Blocking (boto3): callers run these functions in a worker thread.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +45,8 @@ def needs_copy(uri: str, environment: str, store: dict[str, Any]) -> bool:
         raise DeploymentError(
             f"The model at {uri} cannot be read by a cluster ({scheme}: URIs are only meaningful "
             "to the MLflow server). Log the model to a tracking server whose artifact root is "
-            "s3://, gs:// or http(s)://, or deploy it to the 'local' environment.")
+            "s3://, gs:// or http(s)://, or deploy it to the 'local' environment."
+        )
     if not (store or {}).get("uri"):
         raise DeploymentError(
             f"The model is on this machine's disk ({local_path(uri)}), which the cluster of "
@@ -51,11 +54,13 @@ def needs_copy(uri: str, environment: str, store: dict[str, Any]) -> bool:
             '"artifact_store": {"uri": "s3://<bucket>/<prefix>", "endpoint_url": "<S3 endpoint, '
             'e.g. http://minio:9000>", "secret": "<Secret with AWS_ACCESS_KEY_ID/'
             'AWS_SECRET_ACCESS_KEY in the project namespace>"} to the environment in '
-            "MerlinApp.environments, or log models to a tracking server with remote artifacts.")
+            "MerlinApp.environments, or log models to a tracking server with remote artifacts."
+        )
     if urlparse(str(store["uri"])).scheme != "s3":
         raise DeploymentError(
             f"artifact_store.uri of environment {environment!r} is {store['uri']!r}; only "
-            "S3-compatible stores (s3://bucket/prefix) can receive copies.")
+            "S3-compatible stores (s3://bucket/prefix) can receive copies."
+        )
     return True
 
 
@@ -65,14 +70,18 @@ def _files(root: str) -> list[tuple[str, str, int]]:
     for directory, _, names in os.walk(root):
         for name in names:
             path = os.path.join(directory, name)
-            out.append((os.path.relpath(path, root).replace(os.sep, "/"), path, os.path.getsize(path)))
+            out.append(
+                (os.path.relpath(path, root).replace(os.sep, "/"), path, os.path.getsize(path))
+            )
     return sorted(out)
 
 
 def digest(root: str) -> str:
     if not os.path.isdir(root):
-        raise DeploymentError(f"The model directory {root} does not exist on this machine, so "
-                              "there is nothing to copy to the artifact store.")
+        raise DeploymentError(
+            f"The model directory {root} does not exist on this machine, so "
+            "there is nothing to copy to the artifact store."
+        )
     h = hashlib.sha256()
     for key, path, size in _files(root):
         h.update(f"{key}\0{size}\0{os.stat(path).st_mtime_ns}\n".encode())
@@ -105,20 +114,25 @@ class Progress:
             return self.error
         if self.finished:
             return f"model copied to {self.destination}"
-        return (f"copying the model to {self.destination}: "
-                f"{self.done / 2**20:.1f} of {self.total / 2**20:.1f} MiB")
+        return (
+            f"copying the model to {self.destination}: "
+            f"{self.done / 2**20:.1f} of {self.total / 2**20:.1f} MiB"
+        )
 
 
 def s3_client(store: dict[str, Any]) -> Any:
     import boto3  # imported when a copy is needed: boto3 takes ~0.3 s to import
 
     session = boto3.session.Session(profile_name=store.get("profile") or None)
-    return session.client("s3", endpoint_url=store.get("endpoint_url") or None,
-                           region_name=store.get("region") or None)
+    return session.client(
+        "s3",
+        endpoint_url=store.get("endpoint_url") or None,
+        region_name=store.get("region") or None,
+    )
 
 
 def upload(root: str, store: dict[str, Any], progress: Progress) -> str:
-    """Copy ``root`` to ``progress.destination`` unless a complete copy is there; returns its URI."""
+    """Copy ``root`` to ``progress.destination`` unless a complete copy is there; returns it."""
     parsed = urlparse(progress.destination)
     bucket, prefix = parsed.netloc, parsed.path.strip("/")
     files = _files(root)
@@ -132,9 +146,11 @@ def upload(root: str, store: dict[str, Any], progress: Progress) -> str:
                 s3.upload_file(path, bucket, f"{prefix}/{key}", Callback=progress.add)
             s3.put_object(Bucket=bucket, Key=f"{prefix}/{MARKER}", Body=b"")
     except Exception as exc:  # noqa: BLE001 - boto3 raises many types; all mean "copy failed"
-        progress.error = (f"Copying the model to {progress.destination} failed: {exc}. Check "
-                          "artifact_store (uri, endpoint_url) and this server's S3 credentials "
-                          "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or 'profile').")
+        progress.error = (
+            f"Copying the model to {progress.destination} failed: {exc}. Check "
+            "artifact_store (uri, endpoint_url) and this server's S3 credentials "
+            "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or 'profile')."
+        )
         raise DeploymentError(progress.error) from exc
     progress.finished = True
     return progress.destination

@@ -9,6 +9,7 @@ An environment names its cluster in one of three ways (checked in this order):
 ``kubeconfig`` (+ optional ``context``; ``~`` is expanded), or ``host`` (+ optional ``token``,
 ``certificate_authority``, ``insecure_skip_tls_verify``).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 The API server's ``Status`` body already says what was refused; these functions add what to do
 next (which permission to ask for, which quota to raise, what already exists).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,19 +47,27 @@ def explain(exc: ApiException, verb: str, what: str, cluster: str) -> Deployment
     said = status.get("message") or exc.reason or "no reason given"
     code = exc.status
     if code == 401:
-        text = (f"{cluster} did not accept our credentials ({said}). Refresh the credentials of "
-                "the kubeconfig context (e.g. log in again) and retry.")
+        text = (
+            f"{cluster} did not accept our credentials ({said}). Refresh the credentials of "
+            "the kubeconfig context (e.g. log in again) and retry."
+        )
     elif code == 403 and "exceeded quota" in said:
-        text = (f"Cannot {verb} {what}: the namespace's resource quota is used up ({said}). "
-                "Request fewer resources, undeploy an endpoint, or ask a cluster admin to raise "
-                "the quota.")
+        text = (
+            f"Cannot {verb} {what}: the namespace's resource quota is used up ({said}). "
+            "Request fewer resources, undeploy an endpoint, or ask a cluster admin to raise "
+            "the quota."
+        )
     elif code == 403:
-        text = (f"Cannot {verb} {what}: permission denied by {cluster} ({said}). Ask a cluster "
-                f"admin to grant '{verb}' on {_resource(status, what)} to the identity this "
-                "environment uses.")
+        text = (
+            f"Cannot {verb} {what}: permission denied by {cluster} ({said}). Ask a cluster "
+            f"admin to grant '{verb}' on {_resource(status, what)} to the identity this "
+            "environment uses."
+        )
     elif code == 404 and "could not find the requested resource" in said:
-        text = (f"Cannot {verb} {what}: the cluster does not know this kind of resource. "
-                "Install KServe (and Istio for model endpoints) on the cluster.")
+        text = (
+            f"Cannot {verb} {what}: the cluster does not know this kind of resource. "
+            "Install KServe (and Istio for model endpoints) on the cluster."
+        )
     elif code == 409:
         text = f"Cannot {verb} {what}: it already exists or was changed meanwhile ({said})."
     elif code == 422 or code == 400:

@@ -3,6 +3,7 @@
 Nothing here talks to a cluster, so a dry run renders exactly what a deploy applies.
 Shapes follow KServe v1beta1 (InferenceService) and Istio networking v1 (VirtualService).
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,11 @@ class Rendered:
 
 
 def namespace(project: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": project, "labels": dict(MANAGED_BY)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": project, "labels": dict(MANAGED_BY)},
+    }
 
 
 def storage_service_account(project: str, store: dict[str, Any]) -> dict[str, Any]:
@@ -53,18 +57,32 @@ def storage_service_account(project: str, store: dict[str, Any]) -> dict[str, An
     if store.get("endpoint_url"):
         endpoint = str(store["endpoint_url"])
         annotations["serving.kserve.io/s3-endpoint"] = re.sub(r"^https?://", "", endpoint)
-        annotations["serving.kserve.io/s3-usehttps"] = "0" if endpoint.startswith("http://") else "1"
+        annotations["serving.kserve.io/s3-usehttps"] = (
+            "0" if endpoint.startswith("http://") else "1"
+        )
     if store.get("region"):
         annotations["serving.kserve.io/s3-region"] = str(store["region"])
-    return {"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": STORAGE_SERVICE_ACCOUNT, "namespace": project,
-                         "labels": dict(MANAGED_BY), "annotations": annotations},
-            "secrets": [{"name": str(store["secret"])}]}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": STORAGE_SERVICE_ACCOUNT,
+            "namespace": project,
+            "labels": dict(MANAGED_BY),
+            "annotations": annotations,
+        },
+        "secrets": [{"name": str(store["secret"])}],
+    }
 
 
 def labels_for(spec: DeploymentSpec) -> dict[str, str]:
-    return {**MANAGED_BY, f"{LABEL}/endpoint-id": spec.endpoint_id, f"{LABEL}/model": spec.model,
-            f"{LABEL}/version": str(spec.version), f"{LABEL}/revision": str(spec.revision)}
+    return {
+        **MANAGED_BY,
+        f"{LABEL}/endpoint-id": spec.endpoint_id,
+        f"{LABEL}/model": spec.model,
+        f"{LABEL}/version": str(spec.version),
+        f"{LABEL}/revision": str(spec.revision),
+    }
 
 
 def inference_service(spec: DeploymentSpec, storage_uri: str, config: dict[str, Any]) -> Rendered:
@@ -72,20 +90,39 @@ def inference_service(spec: DeploymentSpec, storage_uri: str, config: dict[str, 
     mode = spec.deployment_mode if spec.deployment_mode in MODE_ANNOTATION else "serverless"
     annotations, scaling, notes = autoscaling(spec, mode)
     annotations["serving.kserve.io/deploymentMode"] = MODE_ANNOTATION[mode]
-    predictor: dict[str, Any] = {**replicas(spec, mode, config), **scaling, "model": model_container(spec, storage_uri, config)}
+    predictor: dict[str, Any] = {
+        **replicas(spec, mode, config),
+        **scaling,
+        "model": model_container(spec, storage_uri, config),
+    }
     store = config.get("artifact_store") or {}
-    account = config.get("service_account") or (STORAGE_SERVICE_ACCOUNT if store.get("secret") else None)
+    account = config.get("service_account") or (
+        STORAGE_SERVICE_ACCOUNT if store.get("secret") else None
+    )
     if account:
         predictor["serviceAccountName"] = str(account)
-    isvc = {"apiVersion": "/".join(ISVC_API[:2]), "kind": "InferenceService",
-            "metadata": {"name": spec.revision_name, "namespace": spec.project,
-                         "labels": labels_for(spec), "annotations": annotations},
-            "spec": {"predictor": predictor}}
-    sa = storage_service_account(spec.project, store) if store.get("secret") and not config.get("service_account") else None
+    isvc = {
+        "apiVersion": "/".join(ISVC_API[:2]),
+        "kind": "InferenceService",
+        "metadata": {
+            "name": spec.revision_name,
+            "namespace": spec.project,
+            "labels": labels_for(spec),
+            "annotations": annotations,
+        },
+        "spec": {"predictor": predictor},
+    }
+    sa = (
+        storage_service_account(spec.project, store)
+        if store.get("secret") and not config.get("service_account")
+        else None
+    )
     return Rendered(namespace(spec.project), isvc, sa, notes)
 
 
-def model_container(spec: DeploymentSpec, storage_uri: str, config: dict[str, Any]) -> dict[str, Any]:
+def model_container(
+    spec: DeploymentSpec, storage_uri: str, config: dict[str, Any]
+) -> dict[str, Any]:
     rr = spec.resource_request
     requests = {"cpu": rr.cpu_request, "memory": rr.memory_request}
     # Memory beyond the request gets a pod OOM-killed at random; a limit makes it predictable.
@@ -99,9 +136,13 @@ def model_container(spec: DeploymentSpec, storage_uri: str, config: dict[str, An
     if rr.workers:
         args += ["--workers", str(rr.workers)]
     container: dict[str, Any] = {
-        "modelFormat": {"name": "mlflow"}, "runtime": str(config.get("runtime") or RUNTIME),
-        "storageUri": storage_uri, "args": args, "env": env_vars(spec),
-        "resources": {"requests": requests, "limits": limits}}
+        "modelFormat": {"name": "mlflow"},
+        "runtime": str(config.get("runtime") or RUNTIME),
+        "storageUri": storage_uri,
+        "args": args,
+        "env": env_vars(spec),
+        "resources": {"requests": requests, "limits": limits},
+    }
     if config.get("runtime_image"):
         container["image"] = str(config["runtime_image"])
     return container
@@ -112,7 +153,12 @@ def env_vars(spec: DeploymentSpec) -> list[dict[str, Any]]:
     for item in spec.env_vars:
         ref = SECRET_REF.match(item["value"])
         if ref:
-            out.append({"name": item["name"], "valueFrom": {"secretKeyRef": {"name": ref[1], "key": ref[3]}}})
+            out.append(
+                {
+                    "name": item["name"],
+                    "valueFrom": {"secretKeyRef": {"name": ref[1], "key": ref[3]}},
+                }
+            )
         else:
             out.append({"name": item["name"], "value": item["value"]})
     return out
@@ -124,43 +170,67 @@ def replicas(spec: DeploymentSpec, mode: str, config: dict[str, Any]) -> dict[st
     if limit is not None and rr.max_replica > int(limit):
         raise DeploymentError(
             f"max_replica {rr.max_replica} is above this environment's limit of {limit}. "
-            f"Ask for at most {limit} replicas.")
+            f"Ask for at most {limit} replicas."
+        )
     # Raw deployments scale with an HPA, which cannot scale to zero.
     low = rr.min_replica if mode == "serverless" else max(1, rr.min_replica)
     return {"minReplicas": low, "maxReplicas": max(low, rr.max_replica)}
 
 
-def autoscaling(spec: DeploymentSpec, mode: str) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+def autoscaling(
+    spec: DeploymentSpec, mode: str
+) -> tuple[dict[str, str], dict[str, Any], list[str]]:
     """Annotations and predictor fields for the policy: Knative for serverless, HPA for raw."""
     metric, target = spec.autoscaling_policy.metrics_type, spec.autoscaling_policy.target_value
     if mode == "serverless":
-        knative = {"concurrency": "concurrency", "rps": "rps", "cpu_utilization": "cpu",
-                   "memory_utilization": "memory"}[metric]
-        annotations = {"autoscaling.knative.dev/metric": knative,
-                       "autoscaling.knative.dev/target": _number(target)}
+        knative = {
+            "concurrency": "concurrency",
+            "rps": "rps",
+            "cpu_utilization": "cpu",
+            "memory_utilization": "memory",
+        }[metric]
+        annotations = {
+            "autoscaling.knative.dev/metric": knative,
+            "autoscaling.knative.dev/target": _number(target),
+        }
         if knative in ("cpu", "memory"):
-            # Knative's own autoscaler only knows concurrency and rps; cpu/memory need its HPA class.
+            # Knative's own autoscaler knows concurrency and rps; cpu/memory need its HPA class.
             annotations["autoscaling.knative.dev/class"] = "hpa.autoscaling.knative.dev"
         if knative == "memory":  # Knative's HPA class takes memory targets in MiB, not percent
             annotations["autoscaling.knative.dev/target"] = _number(
-                mebibytes(spec.resource_request.memory_request) * target / 100)
+                mebibytes(spec.resource_request.memory_request) * target / 100
+            )
         return annotations, {}, []
     notes = []
     if metric not in ("cpu_utilization", "memory_utilization"):
-        notes.append(f"raw_deployment scales with a HorizontalPodAutoscaler, which cannot use "
-                     f"{metric}; scaling on 80% CPU utilization instead (use serverless for {metric}).")
+        notes.append(
+            f"raw_deployment scales with a HorizontalPodAutoscaler, which cannot use "
+            f"{metric}; scaling on 80% CPU utilization instead (use serverless for {metric})."
+        )
         metric, target = "cpu_utilization", 80.0
     hpa = "cpu" if metric == "cpu_utilization" else "memory"
     percent = max(1, min(100, int(round(target))))
-    annotations = {"serving.kserve.io/autoscalerClass": "hpa", "serving.kserve.io/metrics": hpa,
-                   "serving.kserve.io/targetUtilizationPercentage": str(percent)}
+    annotations = {
+        "serving.kserve.io/autoscalerClass": "hpa",
+        "serving.kserve.io/metrics": hpa,
+        "serving.kserve.io/targetUtilizationPercentage": str(percent),
+    }
     fields = {"scaleMetric": hpa, "scaleMetricType": "Utilization", "scaleTarget": percent}
     return annotations, fields, notes
 
 
 def mebibytes(quantity: str) -> float:
-    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "K": 1e3 / 2**20, "M": 1e6 / 2**20,
-             "G": 1e9 / 2**20, "T": 1e12 / 2**20, "": 1 / 2**20}
+    units = {
+        "Ki": 1 / 1024,
+        "Mi": 1,
+        "Gi": 1024,
+        "Ti": 1024**2,
+        "K": 1e3 / 2**20,
+        "M": 1e6 / 2**20,
+        "G": 1e9 / 2**20,
+        "T": 1e12 / 2**20,
+        "": 1 / 2**20,
+    }
     match = re.fullmatch(r"([0-9.]+)([KMGT]i?)?", quantity.strip())
     if not match:
         return 512.0
@@ -189,8 +259,10 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
     """
     domain = config.get("domain")
     if not domain:
-        raise DeploymentError("This environment has no 'domain', so model endpoints have no host "
-                              "name. Set 'domain' (the cluster's ingress domain) in its settings.")
+        raise DeploymentError(
+            "This environment has no 'domain', so model endpoints have no host "
+            "name. Set 'domain' (the cluster's ingress domain) in its settings."
+        )
     host = f"{spec.model}.{spec.project}.{domain}"
     gateway = str(config.get("gateway") or DEFAULT_GATEWAY)
     local = str(config.get("local_gateway") or DEFAULT_LOCAL_GATEWAY)
@@ -203,30 +275,54 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
         match = {"headers": {VERSION_HEADER: {"exact": str(dest.version)}}}
         http.append(_to_version(spec, dest, f"version-{dest.version}", match, local, local_host))
     http.append(_split(spec, gateway, local_host))
-    return {"apiVersion": "/".join(VS_API[:2]), "kind": "VirtualService",
-            "metadata": {"name": spec.model, "namespace": spec.project,
-                         "labels": {**MANAGED_BY, f"{LABEL}/model-endpoint-id": str(spec.model_endpoint_id)}},
-            "spec": {"hosts": [host, f"{host}-shadow"], "gateways": [gateway, local], "http": http}}
+    return {
+        "apiVersion": "/".join(VS_API[:2]),
+        "kind": "VirtualService",
+        "metadata": {
+            "name": spec.model,
+            "namespace": spec.project,
+            "labels": {**MANAGED_BY, f"{LABEL}/model-endpoint-id": str(spec.model_endpoint_id)},
+        },
+        "spec": {"hosts": [host, f"{host}-shadow"], "gateways": [gateway, local], "http": http},
+    }
 
 
-def _to_version(spec: RouteSpec, dest: RouteDestination, name: str, match: dict[str, Any],
-                local: str, local_host: str) -> dict[str, Any]:
+def _to_version(
+    spec: RouteSpec,
+    dest: RouteDestination,
+    name: str,
+    match: dict[str, Any],
+    local: str,
+    local_host: str,
+) -> dict[str, Any]:
     handle = dest.handle or {}
     target = predictor_host(spec.project, handle.get("name") or f"{dest.model_name}-r1")
     # Knative routes by authority behind the local gateway; a raw deployment is a plain Service.
     via = target if handle.get("mode") == "raw_deployment" else local_host
-    return {"name": name, "match": [{**match, "gateways": [local]}],
-            "rewrite": {"uri": f"/v1/models/{dest.model_name}:predict", "authority": target},
-            "headers": {"request": {"remove": [VERSION_HEADER]}},
-            "route": [{"destination": {"host": via}}]}
+    return {
+        "name": name,
+        "match": [{**match, "gateways": [local]}],
+        "rewrite": {"uri": f"/v1/models/{dest.model_name}:predict", "authority": target},
+        "headers": {"request": {"remove": [VERSION_HEADER]}},
+        "route": [{"destination": {"host": via}}],
+    }
 
 
 def _split(spec: RouteSpec, gateway: str, local_host: str) -> dict[str, Any]:
-    route = [{"destination": {"host": local_host}, "weight": int(d.weight),
-              "headers": {"request": {"set": {VERSION_HEADER: str(d.version)}}}}
-             for d in spec.destinations if d.weight > 0]
-    split: dict[str, Any] = {"name": "split", "match": [{"uri": {"prefix": "/v1/predict"}, "gateways": [gateway]}],
-                             "route": route}
+    route = [
+        {
+            "destination": {"host": local_host},
+            "weight": int(d.weight),
+            "headers": {"request": {"set": {VERSION_HEADER: str(d.version)}}},
+        }
+        for d in spec.destinations
+        if d.weight > 0
+    ]
+    split: dict[str, Any] = {
+        "name": "split",
+        "match": [{"uri": {"prefix": "/v1/predict"}, "gateways": [gateway]}],
+        "route": route,
+    }
     if spec.mirror is not None:
         split["mirror"] = {"host": local_host}
         split["mirrorPercentage"] = {"value": 100.0}

@@ -1,4 +1,5 @@
 """Reading an InferenceService's state, and the predictor's logs and events that explain it."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,27 @@ from typing import Any
 from kubernetes.aio import client
 
 # Condition reasons and model states after which KServe will not become ready by itself.
-FAILURE_REASONS = frozenset({
-    "ModelLoadFailed", "RevisionFailed", "ContainerMissing", "ProgressDeadlineExceeded",
-    "InvalidSpec", "ServingRuntimeNotFound", "NoSupportingRuntime", "RuntimeDisabled",
-    "RuntimeNotRecognized", "InternalError", "ExitCode", "CrashLoopBackOff", "ImagePullBackOff",
-    "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "StorageInitializerFailed",
-})
+FAILURE_REASONS = frozenset(
+    {
+        "ModelLoadFailed",
+        "RevisionFailed",
+        "ContainerMissing",
+        "ProgressDeadlineExceeded",
+        "InvalidSpec",
+        "ServingRuntimeNotFound",
+        "NoSupportingRuntime",
+        "RuntimeDisabled",
+        "RuntimeNotRecognized",
+        "InternalError",
+        "ExitCode",
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "StorageInitializerFailed",
+    }
+)
 FAILED_MODEL_STATES = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
 PREDICTOR_CONTAINER = "kserve-container"
 
@@ -45,7 +61,9 @@ def read(obj: dict[str, Any], model_name: str) -> Reading:
     if failure:
         return Reading("failed", message=failure)
     if ready and (ready.get("message") or ready.get("reason")):
-        return Reading("pending", message=f"not ready yet: {ready.get('message') or ready.get('reason')}")
+        return Reading(
+            "pending", message=f"not ready yet: {ready.get('message') or ready.get('reason')}"
+        )
     return Reading("pending", message="waiting for KServe to start the predictor")
 
 
@@ -56,7 +74,8 @@ def _failure(status: dict[str, Any], conditions: list[dict[str, Any]]) -> str:
     model = status.get("modelStatus") or {}
     if model.get("transitionStatus") in FAILED_MODEL_STATES:
         info = model.get("lastFailureInfo") or {}
-        return f"{info.get('reason') or model['transitionStatus']}: {info.get('message') or 'model failed to load'}"
+        reason = info.get("reason") or model["transitionStatus"]
+        return f"{reason}: {info.get('message') or 'model failed to load'}"
     return ""
 
 
@@ -64,42 +83,70 @@ def last_seen(obj: dict[str, Any] | None) -> str:
     """The conditions in one line, for a timeout message."""
     if not obj:
         return "the InferenceService was not found"
-    parts = [f"{c.get('type')}={c.get('status')}" + (f" ({c.get('reason')}: {c.get('message')})" if c.get("reason") else "")
-             for c in _conditions(obj.get("status") or {})]
+    parts = [
+        f"{c.get('type')}={c.get('status')}"
+        + (f" ({c.get('reason')}: {c.get('message')})" if c.get("reason") else "")
+        for c in _conditions(obj.get("status") or {})
+    ]
     return "; ".join(parts) or "no conditions reported by KServe"
 
 
-async def _json(response: Any) -> dict[str, Any]:
+async def read_json(response: Any) -> dict[str, Any]:
     # Raw JSON rather than typed models: real clusters and older servers omit fields the typed
     # models insist on, and we only need a few.
     return json.loads(await response.read())
 
 
-async def predictor_pods(core: client.CoreV1Api, namespace: str, name: str, timeout: float) -> list[dict[str, Any]]:
+async def predictor_pods(
+    core: client.CoreV1Api, namespace: str, name: str, timeout: float
+) -> list[dict[str, Any]]:
     """The predictor pods of InferenceService ``name``, newest first."""
     response = await core.list_namespaced_pod_without_preload_content(
-        namespace, label_selector=f"serving.kserve.io/inferenceservice={name}", _request_timeout=timeout)
-    pods = (await _json(response)).get("items") or []
+        namespace,
+        label_selector=f"serving.kserve.io/inferenceservice={name}",
+        _request_timeout=timeout,
+    )
+    pods = (await read_json(response)).get("items") or []
     return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", reverse=True)
 
 
-async def pod_log(core: client.CoreV1Api, namespace: str, pod: dict[str, Any], tail: int, timeout: float) -> list[str]:
+def predictor_container(pod: dict[str, Any]) -> str | None:
     containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
-    container = PREDICTOR_CONTAINER if PREDICTOR_CONTAINER in containers else (containers or [None])[0]
-    response = await core.read_namespaced_pod_log_without_preload_content(
-        pod["metadata"]["name"], namespace, container=container, tail_lines=tail, _request_timeout=timeout)
+    return PREDICTOR_CONTAINER if PREDICTOR_CONTAINER in containers else (containers or [None])[0]
+
+
+async def pod_log(
+    core: client.CoreV1Api, namespace: str, pod: dict[str, Any], tail: int, timeout: float
+) -> list[str]:
+    fn = core.read_namespaced_pod_log_without_preload_content
+    response = await fn(
+        pod["metadata"]["name"],
+        namespace,
+        container=predictor_container(pod),
+        tail_lines=tail,
+        _request_timeout=timeout,
+    )
     return (await response.read()).decode("utf-8", "replace").splitlines()
 
 
-async def events(core: client.CoreV1Api, namespace: str, names: list[str], timeout: float) -> list[str]:
-    """Recent events about the named objects, oldest first, as ``Warning Reason kind/name: message``."""
+async def events(
+    core: client.CoreV1Api, namespace: str, names: list[str], timeout: float
+) -> list[str]:
+    """Events about the named objects, oldest first: ``event: Warning Reason kind/name: msg``."""
     lines: list[tuple[str, str]] = []
     for name in names:
         response = await core.list_namespaced_event_without_preload_content(
-            namespace, field_selector=f"involvedObject.name={name}", _request_timeout=timeout)
-        for ev in (await _json(response)).get("items") or []:
+            namespace, field_selector=f"involvedObject.name={name}", _request_timeout=timeout
+        )
+        for ev in (await read_json(response)).get("items") or []:
             ref = ev.get("involvedObject") or {}
             when = ev.get("lastTimestamp") or ev.get("eventTime") or ""
-            lines.append((when, f"event: {ev.get('type', '')} {ev.get('reason', '')} "
-                                f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}: {ev.get('message', '')}"))
+            lines.append(
+                (
+                    when,
+                    f"event: {ev.get('type', '')} {ev.get('reason', '')} "
+                    f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}: "
+                    f"{ev.get('message', '')}",
+                )
+            )
     return [text for _, text in sorted(lines)]
