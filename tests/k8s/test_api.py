@@ -13,6 +13,7 @@ import time
 import boto3
 import pytest
 import yaml
+from kube_plugin import write_kubeconfig
 
 from tests.conftest import ControlPlaneProcess, log_version, unique
 
@@ -20,7 +21,9 @@ from .conftest import ISVC, VS
 
 
 @pytest.fixture
-def cluster_control_plane(tmp_path, kube, kserve_controller, kube_config_file, s3_endpoint):
+def cluster_control_plane(
+    tmp_path, kube, kserve_controller, kube_config_file, s3_endpoint, free_port
+):
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     kube.fake.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared-ns"}})
@@ -44,7 +47,9 @@ def cluster_control_plane(tmp_path, kube, kserve_controller, kube_config_file, s
         "context": "fake",
         "domain": "models.example.com",
     }
-    config = {"MerlinApp": {"environments": [staging, bare]}}
+    down_config = write_kubeconfig(f"http://127.0.0.1:{free_port()}", tmp_path / "down.kubeconfig")
+    down = {"name": "down", "kubeconfig": str(down_config), "context": "fake"}
+    config = {"MerlinApp": {"environments": [staging, bare, down]}}
     (home / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
     cp = ControlPlaneProcess(home).start()
     yield cp
@@ -72,8 +77,10 @@ def test_deploy_route_and_undeploy_on_a_cluster_through_the_api(cluster_control_
     cp = cluster_control_plane
     api = cp.client()
     _, envs = api.get("/environments")
-    staging = next(e for e in envs if e["name"] == "staging")
-    assert staging["reachable"] is True, staging["reachable_message"]
+    by_name = {e["name"]: e for e in envs}
+    assert by_name["staging"]["reachable"] is True, by_name["staging"]["reachable_message"]
+    assert by_name["down"]["reachable"] is False
+    assert "Cannot reach" in by_name["down"]["reachable_message"]
     _, project = api.post("/projects", json={"name": unique("recs")})
     path = f"/projects/{project['id']}/models"
     _, model = api.post(path, json={"name": "iris", "type": "sklearn"})
@@ -83,6 +90,7 @@ def test_deploy_route_and_undeploy_on_a_cluster_through_the_api(cluster_control_
     refused_without_artifact_store(api, mid)
     dry_run_applies_nothing(api, kube, mid, ns)
     endpoint_id = deploy_copies_the_model_and_becomes_ready(cp, api, kube, mid, ns)
+    redeploy_replaces_the_revision_once_the_new_one_is_ready(api, kube, mid, ns, endpoint_id)
     model_endpoint_id = serve_traffic_creates_a_virtual_service(api, kube, mid, ns, endpoint_id)
     undeploy_deletes_only_what_was_created(api, kube, mid, ns, endpoint_id, model_endpoint_id)
 
@@ -127,6 +135,18 @@ def deploy_copies_the_model_and_becomes_ready(cp, api, kube, mid, ns) -> str:
     return created["id"]
 
 
+def redeploy_replaces_the_revision_once_the_new_one_is_ready(api, kube, mid, ns, endpoint_id):
+    path = f"/models/{mid}/versions/1/endpoint/{endpoint_id}"
+    status, body = api.put(path, json={"resource_request": {"cpu_request": "1"}})
+    assert status == 200, body
+    assert kube.fake.get(ISVC, ns, "iris-1-r1") is not None  # still serving meanwhile
+    endpoint = wait_for(lambda: api.get(path)[1], lambda e: e["url"] and "-r2." in e["url"])
+    assert endpoint["status"] == "running" and endpoint["revision"] == 2, endpoint
+    wait_for(lambda: kube.fake.get(ISVC, ns, "iris-1-r1"), lambda o: o is None, timeout=30)
+    isvc = kube.fake.get(ISVC, ns, "iris-1-r2")
+    assert isvc["spec"]["predictor"]["model"]["resources"]["requests"]["cpu"] == "1"
+
+
 def serve_traffic_creates_a_virtual_service(api, kube, mid, ns, endpoint_id) -> int:
     rule = {"destinations": [{"version_endpoint_id": endpoint_id, "weight": 100}]}
     status, me = api.post(
@@ -139,7 +159,9 @@ def serve_traffic_creates_a_virtual_service(api, kube, mid, ns, endpoint_id) -> 
     )
     assert me["status"] == "serving", me
     assert me["url"].startswith(f"http://iris.{ns}.models.example.com")
-    assert kube.fake.get(VS, ns, "iris") is not None
+    vs = kube.fake.get(VS, ns, "iris")
+    version_route = next(r for r in vs["spec"]["http"] if r["name"] == "version-1")
+    assert version_route["rewrite"]["authority"] == f"iris-1-r2-predictor.{ns}.svc.cluster.local"
     return me["id"]
 
 
@@ -150,7 +172,7 @@ def undeploy_deletes_only_what_was_created(api, kube, mid, ns, endpoint_id, mode
     wait_for(lambda: kube.fake.get(VS, ns, "iris"), lambda v: v is None, timeout=30)
     status, gone = api.delete(f"/models/{mid}/versions/1/endpoint/{endpoint_id}")
     assert status == 200 and gone["status"] == "terminated", gone
-    assert kube.fake.get(ISVC, ns, "iris-1-r1") is None
+    assert kube.fake.list_objects(ISVC, ns) == []
     assert kube.fake.get("v1/namespaces", None, ns) is not None
     assert kube.fake.get("v1/namespaces", None, "shared-ns") is not None
 
