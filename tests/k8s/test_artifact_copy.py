@@ -7,7 +7,6 @@ import asyncio
 
 import boto3
 import pytest
-
 from merlin_jupyter_server.errors import DeploymentError
 
 from .conftest import ISVC, spec_for

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from merlin_jupyter_server.errors import DeploymentError
 
 from .conftest import ISVC, spec_for

@@ -10,9 +10,9 @@ import yaml
 from kubernetes import client
 from kubernetes.utils import create_from_yaml
 
+from .conftest import spec_for
 from .test_deploy import wait_state
 from .test_routing import destination, route_spec
-from .conftest import spec_for
 
 RBAC = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "kserve" / "control-plane-rbac.yaml"
 VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from merlin_jupyter_server.deployers.base import RouteDestination, RouteSpec
 from merlin_jupyter_server.errors import DeploymentError
 
@@ -77,13 +76,15 @@ async def test_changing_the_rule_replaces_the_virtual_service(kube, deployer):
     await d.route(route_spec(d.environment, [destination(2, 100, mode="raw_deployment")]))
     vs = kube.fake.get(VS, "food-recs", "iris")
     assert vs["metadata"]["generation"] == 2
-    routes = routes_by_name(vs)
-    assert "version-1" not in routes and "mirror" not in routes
+    # One version, no mirror: a single route, straight from the ingress gateway.
+    assert vs["spec"]["hosts"] == ["iris.food-recs.models.example.com"]
+    [only] = vs["spec"]["http"]
+    assert only["name"] == "version-2" and only["match"][0]["uri"] == {"prefix": "/v1/predict"}
+    assert only["match"][0]["gateways"] == ["knative-serving/knative-ingress-gateway"]
+    assert only["rewrite"]["uri"] == "/v1/models/iris-2:predict"
     # A raw deployment is a plain Service: no hop through Knative's local gateway.
-    assert (
-        routes["version-2"]["route"][0]["destination"]["host"]
-        == "iris-2-r1-predictor.food-recs.svc.cluster.local"
-    )
+    target = "iris-2-r1-predictor.food-recs.svc.cluster.local"
+    assert only["route"] == [{"destination": {"host": target}}]
 
 
 async def test_unroute_deletes_only_the_virtual_service_and_is_idempotent(kube, deployer):

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import yaml
-
 from merlin_jupyter_server.deployers import k8s_manifests
 
 from .conftest import make_environment, spec_for

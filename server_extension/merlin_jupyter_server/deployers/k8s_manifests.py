@@ -249,13 +249,15 @@ def predictor_host(namespace_: str, isvc_name: str) -> str:
 def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
     """One VirtualService per model endpoint: ``{model}.{project}.{domain}/v1/predict``.
 
-    Istio rewrites a path per route, not per weighted destination, and each version answers
-    under its own path (``/v1/models/{model}-{version}:predict``). So the split happens in two
-    hops, a pattern used with KServe in the field: at the ingress gateway the ``split`` route
-    picks a version by weight and tags the request with ``x-merlin-version``; the request comes
-    back through the cluster-local gateway, where the route for that tag rewrites path and
-    authority to the version's predictor. Mirrored copies arrive with Envoy's ``-shadow``
-    authority suffix, which routes them to the mirror version the same way.
+    One version, no mirror (the common case): one route rewrites path and authority to the
+    version's predictor. Otherwise Istio's limits shape it: a path is rewritten per route, not per
+    weighted destination, and each version answers under its own path
+    (``/v1/models/{model}-{version}:predict``). So the split happens in two hops, a pattern used
+    with KServe in the field: at the ingress gateway the ``split`` route picks a version by weight
+    and tags the request with ``x-merlin-version``; the request comes back through the
+    cluster-local gateway, where the route for that tag rewrites path and authority to the
+    version's predictor. Mirrored copies arrive with Envoy's ``-shadow`` authority suffix, which
+    routes them to the mirror version the same way.
     """
     domain = config.get("domain")
     if not domain:
@@ -267,14 +269,26 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
     gateway = str(config.get("gateway") or DEFAULT_GATEWAY)
     local = str(config.get("local_gateway") or DEFAULT_LOCAL_GATEWAY)
     local_host = str(config.get("local_gateway_host") or DEFAULT_LOCAL_GATEWAY_HOST)
-    http = []
-    if spec.mirror is not None:
-        match = {"authority": {"exact": f"{host}-shadow"}}
-        http.append(_to_version(spec, spec.mirror, "mirror", match, local, local_host))
-    for dest in spec.destinations:
-        match = {"headers": {VERSION_HEADER: {"exact": str(dest.version)}}}
-        http.append(_to_version(spec, dest, f"version-{dest.version}", match, local, local_host))
-    http.append(_split(spec, gateway, local_host))
+    live = [d for d in spec.destinations if d.weight > 0]
+    if len(live) == 1 and spec.mirror is None:
+        match = {"uri": {"prefix": "/v1/predict"}}
+        direct = _to_version(
+            spec, live[0], f"version-{live[0].version}", match, gateway, local_host
+        )
+        routing = {"hosts": [host], "gateways": [gateway], "http": [direct]}
+    else:
+        routing = {"hosts": [host], "gateways": [gateway, local], "http": []}
+        if spec.mirror is not None:
+            routing["hosts"].append(f"{host}-shadow")
+            match = {"authority": {"exact": f"{host}-shadow"}}
+            routing["http"].append(
+                _to_version(spec, spec.mirror, "mirror", match, local, local_host)
+            )
+        for dest in live:
+            match = {"headers": {VERSION_HEADER: {"exact": str(dest.version)}}}
+            name = f"version-{dest.version}"
+            routing["http"].append(_to_version(spec, dest, name, match, local, local_host))
+        routing["http"].append(_split(spec, gateway, local_host))
     return {
         "apiVersion": "/".join(VS_API[:2]),
         "kind": "VirtualService",
@@ -283,7 +297,7 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
             "namespace": spec.project,
             "labels": {**MANAGED_BY, f"{LABEL}/model-endpoint-id": str(spec.model_endpoint_id)},
         },
-        "spec": {"hosts": [host, f"{host}-shadow"], "gateways": [gateway, local], "http": http},
+        "spec": routing,
     }
 
 
@@ -292,7 +306,7 @@ def _to_version(
     dest: RouteDestination,
     name: str,
     match: dict[str, Any],
-    local: str,
+    gateway: str,
     local_host: str,
 ) -> dict[str, Any]:
     handle = dest.handle or {}
@@ -301,7 +315,7 @@ def _to_version(
     via = target if handle.get("mode") == "raw_deployment" else local_host
     return {
         "name": name,
-        "match": [{**match, "gateways": [local]}],
+        "match": [{**match, "gateways": [gateway]}],
         "rewrite": {"uri": f"/v1/models/{dest.model_name}:predict", "authority": target},
         "headers": {"request": {"remove": [VERSION_HEADER]}},
         "route": [{"destination": {"host": via}}],
