@@ -11,7 +11,13 @@ pytestmark = pytest.mark.asyncio
 
 
 def refuse(
-    kube, verb: str, resource: str, code: int, message: str, reason: str = "Forbidden"
+    kube,
+    verb: str,
+    resource: str,
+    code: int,
+    message: str,
+    reason: str = "Forbidden",
+    times: int = 1,
 ) -> None:
     """Make the API server answer the next ``verb`` on ``resource`` with a Status error."""
     group, _, plural = resource.rpartition("/")
@@ -25,7 +31,7 @@ def refuse(
         "details": {"kind": plural, "group": group.split("/")[0] if "/" in group else ""},
         "code": code,
     }
-    kube.in_loop(lambda f: f[verb, f.resource(resource)][:1] << code << body, kube.fake)
+    kube.in_loop(lambda f: f[verb, f.resource(resource)][:times] << code << body, kube.fake)
 
 
 async def test_forbidden_says_which_permission_is_missing(kube, deployer):
@@ -125,3 +131,59 @@ async def test_a_wrong_context_name_is_a_configuration_error(kube, deployer):
         await d.deploy(spec_for(d.environment))
     assert "prod" in err.value.message and "MerlinApp.environments" in err.value.message
     assert not (await d.check()).reachable
+
+
+def exec_kubeconfig(tmp_path, url: str):
+    """A kubeconfig whose user gets short-lived tokens from an exec plugin (as EKS or GKE do);
+    the plugin counts its calls in a file."""
+    import sys
+
+    import yaml
+
+    calls = tmp_path / "token-calls"
+    plugin = tmp_path / "token-plugin.py"
+    plugin.write_text(
+        "import json, pathlib\n"
+        f"p = pathlib.Path({str(calls)!r}); n = int(p.read_text() or 0) + 1 if p.exists() else 1\n"
+        "p.write_text(str(n))\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        " 'status': {'token': f'token-{n}'}}))\n"
+    )
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": sys.executable,
+            "args": [str(plugin)],
+            "interactiveMode": "Never",
+        }
+    }
+    path = tmp_path / "exec.kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "eks",
+                "clusters": [{"name": "eks", "cluster": {"server": url}}],
+                "users": [{"name": "eks", "user": user}],
+                "contexts": [{"name": "eks", "context": {"cluster": "eks", "user": "eks"}}],
+            }
+        )
+    )
+    return path, calls
+
+
+async def test_expired_credentials_are_fetched_again(kube, deployer, tmp_path):
+    path, calls = exec_kubeconfig(tmp_path, kube.url)
+    d = deployer(kubeconfig=str(path), context="eks")
+    refuse(kube, "post", ISVC, 401, "Unauthorized", reason="Unauthorized")
+    assert (await d.deploy(spec_for(d.environment))).state == "pending"
+    assert kube.fake.get(ISVC, "food-recs", "iris-1-r1") is not None
+    assert calls.read_text() == "2"  # once at start, once after the 401
+
+
+async def test_rejected_credentials_say_what_to_do(kube, deployer):
+    refuse(kube, "post", ISVC, 401, "Unauthorized", reason="Unauthorized", times=2)
+    d = deployer()
+    with pytest.raises(DeploymentError, match="did not accept our credentials"):
+        await d.deploy(spec_for(d.environment))

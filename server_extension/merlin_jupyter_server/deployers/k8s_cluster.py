@@ -16,7 +16,7 @@ from kubernetes.aio.client.exceptions import ApiException
 from ..errors import DeploymentError
 from . import k8s_manifests as m
 from . import k8s_status
-from .k8s_config import describe, new_api_client
+from .k8s_config import configure, describe, new_api_client
 from .k8s_errors import explain, is_unreachable, unreachable_message
 
 ObjectApi = tuple[str, str, str]  # (group, version, plural) of a custom resource
@@ -53,7 +53,14 @@ class Cluster:
         self, verb: str, what: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
     ) -> Any:
         try:
-            return await fn(*args, _request_timeout=self.timeout, **kwargs)
+            try:
+                return await fn(*args, _request_timeout=self.timeout, **kwargs)
+            except ApiException as exc:
+                if exc.status != 401 or self._api is None:
+                    raise
+                # Expired short-lived credentials (exec plugins, rotated tokens): load them again.
+                await configure(self.config, self._api.configuration)
+                return await fn(*args, _request_timeout=self.timeout, **kwargs)
         except ApiException as exc:
             # An object's 404 passes through; a kind's 404 (CRD not installed) is explained.
             if exc.status == 404 and "could not find the requested resource" not in (

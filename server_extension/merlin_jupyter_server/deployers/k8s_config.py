@@ -68,9 +68,12 @@ def _from_host(config: dict[str, Any], target: client.Configuration) -> None:
         target.verify_ssl = False
 
 
-async def new_api_client(config: dict[str, Any]) -> client.ApiClient:
-    """An ``ApiClient`` for the environment's cluster; raises DeploymentError in words."""
-    target = client.Configuration()
+async def configure(config: dict[str, Any], target: client.Configuration) -> None:
+    """Load the environment's cluster settings and credentials into ``target``.
+
+    Called again when the API server answers 401: short-lived credentials (an exec plugin's
+    token, a rotated service-account token) are fetched anew.
+    """
     try:
         if config.get("in_cluster"):
             await asyncio.to_thread(load_incluster_config, target)
@@ -85,4 +88,10 @@ async def new_api_client(config: dict[str, Any]) -> client.ApiClient:
             f"Cannot use {describe(config)}: {exc}. Check the environment's settings "
             "(kubeconfig and context, in_cluster, or host) in MerlinApp.environments."
         ) from exc
+
+
+async def new_api_client(config: dict[str, Any]) -> client.ApiClient:
+    """An ``ApiClient`` for the environment's cluster; raises DeploymentError in words."""
+    target = client.Configuration()
+    await configure(config, target)
     return client.ApiClient(target)
