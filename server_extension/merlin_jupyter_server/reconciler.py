@@ -133,7 +133,7 @@ class Reconciler:
         status = await deployer.status(spec, work.handle)
         await self._observe(deployer, work, status)
 
-    async def _deploy(self, deployer, spec: DeploymentSpec) -> None:
+    async def _deploy(self, deployer, spec: DeploymentSpec, note: str | None = None) -> None:
         try:
             spec = await asyncio.to_thread(self.state.resolve_model, spec)
             status = await deployer.deploy(spec)
@@ -142,7 +142,9 @@ class Reconciler:
             return
         if status.state == "failed":
             await self._fail(deployer, spec, describe_failure(status))
-        elif not await asyncio.to_thread(self.state.record_started, spec.endpoint_id, spec.revision, status.handle):
+        elif not await asyncio.to_thread(
+            self.state.record_started, spec.endpoint_id, spec.revision, status.handle, note
+        ):
             await deployer.undeploy(spec, status.handle)  # intent changed while we deployed
 
     async def _observe(self, deployer, work: EndpointWork, status: DeploymentStatus) -> None:
@@ -160,7 +162,10 @@ class Reconciler:
         elif status.state == "gone":
             # Lost with the machine or the process table: deploy again, never drop silently.
             log.warning("endpoint %s is gone from %s; deploying it again", endpoint.id, spec.environment.name)
-            await self._deploy(deployer, spec)
+            note = None
+            if endpoint.status in (S.RUNNING, S.SERVING):
+                note = f"The model server was no longer running ({status.message}); starting it again."
+            await self._deploy(deployer, spec, note)
         elif endpoint.status != S.PENDING:
             return
         elif _age(work.status_changed_at) <= self.pending_timeout:

@@ -141,12 +141,17 @@ class DeploymentStateService:
             return self._spec(session, row), dict(row.handle or {})
 
     # -- recording -------------------------------------------------------------------------
-    def record_started(self, endpoint_id: str, revision: int, handle: dict[str, Any]) -> bool:
+    def record_started(
+        self, endpoint_id: str, revision: int, handle: dict[str, Any], message: str | None = None
+    ) -> bool:
         with self.db.session() as session:
             row = session.get(VersionEndpointRow, endpoint_id)
             if row is None or row.revision != revision or row.desired != "running":
                 return False
             row.handle = handle
+            if message:
+                row.message = message
+                self._event(session, row, "restart", message)
             return True
 
     def record_progress(self, endpoint_id: str, revision: int, message: str | None) -> None:
