@@ -146,8 +146,8 @@ def exec_kubeconfig(tmp_path, url: str):
         "import json, pathlib\n"
         f"p = pathlib.Path({str(calls)!r}); n = int(p.read_text() or 0) + 1 if p.exists() else 1\n"
         "p.write_text(str(n))\n"
-        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
-        " 'status': {'token': f'token-{n}'}}))\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1',"
+        " 'kind': 'ExecCredential', 'status': {'token': f'token-{n}'}}))\n"
     )
     user = {
         "exec": {
