@@ -53,6 +53,7 @@ def env_config(kube_config_file) -> dict:
         "context": "fake",
         "domain": "models.example.com",
         "request_timeout": 5,
+        "status_interval": 0.1,
     }
 
 

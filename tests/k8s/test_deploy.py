@@ -234,3 +234,18 @@ async def test_more_replicas_than_the_environment_allows_is_refused(kube, deploy
     d = deployer(max_replica=1)
     with pytest.raises(DeploymentError, match="limit of 1"):
         await d.deploy(spec_for(d.environment))
+
+
+async def test_a_pending_endpoint_is_asked_about_at_most_once_per_interval(kube, deployer):
+    d = deployer(status_interval=30)
+    spec = spec_for(d.environment)
+    started = await d.deploy(spec)
+
+    def reads() -> int:
+        return sum(
+            1 for r in kube.fake._requests if r.method.value == "GET" and r.name == "iris-1-r1"
+        )
+
+    for _ in range(5):
+        assert (await d.status(spec, started.handle)).state == "pending"
+    assert reads() == 1

@@ -13,7 +13,8 @@ Environment settings read here (``MerlinApp.environments`` items): kubeconfig + 
 in_cluster | host, domain, artifact_store {uri, endpoint_url, secret, region, profile},
 runtime, runtime_image, service_account, max_replica, gateway, local_gateway,
 local_gateway_host, url_scheme, request_timeout (s, default 15), pending_timeout (s: fail an
-endpoint still pending after this long, with what was last seen, logs and events).
+endpoint still pending after this long, with what was last seen, logs and events),
+status_interval (s, default 1: how often a pending InferenceService is read).
 
 Not checked without a real cluster (the tests run against an emulated API server with the real
 schemas): RBAC beyond the answers' words, KServe's and Knative's actual reconciliation (e.g.
@@ -61,6 +62,10 @@ class KubernetesDeployer(Deployer):
         self.cluster = Cluster(self.config)
         self.pending_timeout = self.config.get("pending_timeout")
         self._uploads: dict[tuple[str, str], _Upload] = {}
+        # The control plane polls pending endpoints many times a second (right for local
+        # processes); a cluster is asked at most once per status_interval per InferenceService.
+        self.status_interval = float(self.config.get("status_interval", 1.0))
+        self._pending: dict[tuple[str, str], tuple[float, DeploymentStatus]] = {}
 
     # -- deploy ---------------------------------------------------------------------------------
     async def _rendered(self, spec: DeploymentSpec) -> tuple[m.Rendered, str | None]:
@@ -143,10 +148,22 @@ class KubernetesDeployer(Deployer):
         return None
 
     async def status(self, spec: DeploymentSpec, handle: dict[str, Any]) -> DeploymentStatus:
-        ns, name = _where(spec, handle)
-        copying = self._upload_status((ns, name), handle)
+        key = _where(spec, handle)
+        copying = self._upload_status(key, handle)
         if copying is not None:
             return copying
+        seen = self._pending.pop(key, None)
+        if seen and time.monotonic() - seen[0] < self.status_interval:
+            self._pending[key] = seen
+            return seen[1]
+        status = await self._ask(spec, handle, *key)
+        if status.state == "pending":
+            self._pending[key] = (time.monotonic(), status)
+        return status
+
+    async def _ask(
+        self, spec: DeploymentSpec, handle: dict[str, Any], ns: str, name: str
+    ) -> DeploymentStatus:
         try:
             obj = await self.cluster.get(m.ISVC_API, ns, name)
         except ApiException:
@@ -216,6 +233,7 @@ class KubernetesDeployer(Deployer):
     async def undeploy(self, spec: DeploymentSpec, handle: dict[str, Any]) -> None:
         """Delete the revision's InferenceService (only that: the namespace stays). Idempotent."""
         ns, name = _where(spec, handle)
+        self._pending.pop((ns, name), None)
         upload = self._uploads.pop((ns, name), None)
         if upload and not upload.task.done():
             upload.task.cancel()
