@@ -8,6 +8,7 @@ the caller to interpret.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable
 
 from kubernetes.aio import client
@@ -36,11 +37,14 @@ class Cluster:
         self.name = describe(config)
         self.timeout = float(config.get("request_timeout") or 15)
         self._api: client.ApiClient | None = None
+        self._lock = asyncio.Lock()  # binds to the running loop on first use (Python >= 3.10)
 
     async def api(self) -> client.ApiClient:
-        # Created on first use, inside the running loop (aiohttp sessions belong to one loop).
-        if self._api is None:
-            self._api = await new_api_client(self.config)
+        # Created on first use, inside the running loop (aiohttp sessions belong to one loop);
+        # the lock keeps concurrent first calls (the control plane polls in parallel) to one.
+        async with self._lock:
+            if self._api is None:
+                self._api = await new_api_client(self.config)
         return self._api
 
     async def custom(self) -> client.CustomObjectsApi:
