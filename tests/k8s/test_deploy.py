@@ -74,8 +74,8 @@ async def test_raw_deployment_scales_with_an_hpa_and_never_to_zero(
     )
 
 
-def crashed_predictor(kube, isvc_name: str) -> None:
-    """What a cluster shows next to a failed InferenceService: a predictor pod and its events."""
+def crashed_predictor(kube, isvc_name: str, restarts: int = 0) -> None:
+    """What a cluster shows next to a failing model server: a predictor pod, its logs, events."""
     isvc = kube.fake.get(ISVC, "food-recs", isvc_name)
     pod = f"{isvc_name}-predictor-00001-deployment-5d8f7"
     kube.fake.seed(
@@ -105,6 +105,9 @@ def crashed_predictor(kube, isvc_name: str) -> None:
                     {"name": "queue-proxy", "image": "queue-proxy"},
                 ]
             },
+            "status": {"containerStatuses": [crash_loop("kserve-container", restarts)]}
+            if restarts
+            else {},
         }
     )
     kube.fake.pod_logs[("food-recs", pod, "kserve-container")] = (
@@ -122,6 +125,39 @@ def crashed_predictor(kube, isvc_name: str) -> None:
             "lastTimestamp": "2026-01-01T00:00:00Z",
         }
     )
+
+
+def crash_loop(container: str, restarts: int) -> dict:
+    return {
+        "name": container,
+        "ready": False,
+        "restartCount": restarts,
+        "image": "merlin-mlflow",
+        "imageID": "",
+        "state": {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": "back-off 40s restarting failed container",
+            }
+        },
+    }
+
+
+async def test_a_crash_looping_model_server_fails_before_the_timeout(kube, deployer):
+    """Raw deployments report a crash loop late or never: the pod tells sooner."""
+    d = deployer(pending_timeout=600)
+    spec = spec_for(d.environment, deployment_mode="raw_deployment")
+    started = await d.deploy(spec)
+    crashed_predictor(kube, "iris-1-r1", restarts=1)
+    assert (await d.status(spec, started.handle)).state == "pending"  # may still come up
+    pod = "iris-1-r1-predictor-00001-deployment-5d8f7"
+    kube.fake.patch_status(
+        "v1/pods", "food-recs", pod, {"containerStatuses": [crash_loop("kserve-container", 3)]}
+    )
+    failed = await wait_state(d, spec, started.handle, "failed", timeout=3)
+    assert failed.state == "failed"
+    assert "cannot start" in failed.message and "CrashLoopBackOff" in failed.message
+    assert "ERROR merlin-serving: failed: No module named 'xgboost'" in failed.logs
 
 
 async def test_a_model_that_fails_to_load_fails_with_the_condition_message_and_logs(

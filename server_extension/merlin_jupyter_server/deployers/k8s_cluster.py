@@ -199,6 +199,16 @@ class Cluster:
                 raise
 
     # -- pods ---------------------------------------------------------------------------------
+    async def predictor_pods(self, ns: str, name: str) -> list[dict[str, Any]]:
+        """The predictor pods of InferenceService ``name``, newest first."""
+        core = await self.core()
+        fn = core.list_namespaced_pod_without_preload_content
+        selector = f"serving.kserve.io/inferenceservice={name}"
+        response = await self.call(
+            "list", f"pods in namespace {ns}", fn, ns, label_selector=selector
+        )
+        return k8s_status.newest_first((await k8s_status.read_json(response)).get("items") or [])
+
     async def predictor_log(self, ns: str, name: str, tail: int) -> tuple[bool, list[str]]:
         """(a predictor pod exists, its newest pod's last ``tail`` lines)."""
         core = await self.core()

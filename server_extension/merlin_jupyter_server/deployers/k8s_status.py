@@ -31,6 +31,17 @@ FAILURE_REASONS = frozenset(
     }
 )
 FAILED_MODEL_STATES = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
+# Container states a pod does not leave by itself; a crash loop counts after a few restarts.
+STUCK_WAITING = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
+CRASH_RESTARTS = 3
 PREDICTOR_CONTAINER = "kserve-container"
 
 
@@ -106,7 +117,10 @@ async def predictor_pods(
         label_selector=f"serving.kserve.io/inferenceservice={name}",
         _request_timeout=timeout,
     )
-    pods = (await read_json(response)).get("items") or []
+    return newest_first((await read_json(response)).get("items") or [])
+
+
+def newest_first(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", reverse=True)
 
 
@@ -150,3 +164,17 @@ async def events(
                 )
             )
     return [text for _, text in sorted(lines)]
+
+
+def pod_failure(pods: list[dict[str, Any]]) -> str | None:
+    """Why the newest predictor pod cannot start, or None while it may still come up."""
+    if not pods:
+        return None
+    for status in (pods[0].get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        crashing = reason == "CrashLoopBackOff" and status.get("restartCount", 0) >= CRASH_RESTARTS
+        if reason in STUCK_WAITING or crashing:
+            detail = waiting.get("message") or f"restarted {status.get('restartCount', 0)} times"
+            return f"container {status.get('name')} is in {reason} ({detail})"
+    return None

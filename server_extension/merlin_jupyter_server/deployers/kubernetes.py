@@ -177,6 +177,8 @@ class KubernetesDeployer(Deployer):
         failure = None
         if reading.state == "failed":
             failure = f"InferenceService {name} failed: {reading.message}"
+        elif stuck := await self._stuck_pod(ns, name):
+            failure = f"The model server of InferenceService {name} cannot start: {stuck}"
         elif self._overdue(handle):
             failure = (
                 f"InferenceService {name} did not become ready within "
@@ -186,6 +188,17 @@ class KubernetesDeployer(Deployer):
             logs = await self.cluster.explain_failure(ns, name, LOG_LINES)
             return DeploymentStatus("failed", message=failure, logs=logs, handle=handle)
         return DeploymentStatus("pending", message=reading.message, handle=handle)
+
+    async def _stuck_pod(self, ns: str, name: str) -> str | None:
+        """A predictor pod that will not start by itself (crash loop, image pull), in words.
+
+        KServe reports some of these late or never (raw deployments), so pending endpoints
+        would otherwise wait for the pending timeout."""
+        try:
+            pods = await self.cluster.predictor_pods(ns, name)
+        except (ApiException, DeploymentError, Unreachable):
+            return None  # the next read will tell; the InferenceService is what counts
+        return k8s_status.pod_failure(pods)
 
     def _overdue(self, handle: dict[str, Any]) -> bool:
         if not self.pending_timeout or not handle.get("deployed_at"):
