@@ -74,51 +74,48 @@ async def test_raw_deployment_scales_with_an_hpa_and_never_to_zero(
     )
 
 
+def predictor_pod(isvc: dict, restarts: int) -> dict:
+    name = isvc["metadata"]["name"]
+    owner = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "name": name,
+        "uid": isvc["metadata"]["uid"],
+        "controller": True,
+    }
+    labels = {"serving.kserve.io/inferenceservice": name, "component": "predictor"}
+    containers = [
+        {"name": "kserve-container", "image": "merlin-mlflow"},
+        {"name": "queue-proxy", "image": "queue-proxy"},
+    ]
+    status = {"containerStatuses": [crash_loop("kserve-container", restarts)]} if restarts else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{name}-predictor-00001-deployment-5d8f7",
+            "namespace": "food-recs",
+            "labels": labels,
+            "ownerReferences": [owner],
+        },
+        "spec": {"containers": containers},
+        "status": status,
+    }
+
+
 def crashed_predictor(kube, isvc_name: str, restarts: int = 0) -> None:
     """What a cluster shows next to a failing model server: a predictor pod, its logs, events."""
-    isvc = kube.fake.get(ISVC, "food-recs", isvc_name)
-    pod = f"{isvc_name}-predictor-00001-deployment-5d8f7"
-    kube.fake.seed(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": pod,
-                "namespace": "food-recs",
-                "labels": {
-                    "serving.kserve.io/inferenceservice": isvc_name,
-                    "component": "predictor",
-                },
-                "ownerReferences": [
-                    {
-                        "apiVersion": "serving.kserve.io/v1beta1",
-                        "kind": "InferenceService",
-                        "name": isvc_name,
-                        "uid": isvc["metadata"]["uid"],
-                        "controller": True,
-                    }
-                ],
-            },
-            "spec": {
-                "containers": [
-                    {"name": "kserve-container", "image": "merlin-mlflow"},
-                    {"name": "queue-proxy", "image": "queue-proxy"},
-                ]
-            },
-            "status": {"containerStatuses": [crash_loop("kserve-container", restarts)]}
-            if restarts
-            else {},
-        }
-    )
-    kube.fake.pod_logs[("food-recs", pod, "kserve-container")] = (
+    pod = kube.fake.seed(predictor_pod(kube.fake.get(ISVC, "food-recs", isvc_name), restarts))
+    name = pod["metadata"]["name"]
+    kube.fake.pod_logs[("food-recs", name, "kserve-container")] = (
         "INFO installing requirements\nERROR merlin-serving: failed: No module named 'xgboost'\n"
     )
     kube.fake.seed(
         {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{pod}.1", "namespace": "food-recs"},
-            "involvedObject": {"kind": "Pod", "name": pod, "namespace": "food-recs"},
+            "metadata": {"name": f"{name}.1", "namespace": "food-recs"},
+            "involvedObject": {"kind": "Pod", "name": name, "namespace": "food-recs"},
             "reason": "BackOff",
             "type": "Warning",
             "message": "Back-off restarting failed container",

@@ -267,7 +267,6 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
         )
     host = f"{spec.model}.{spec.project}.{domain}"
     gateway = str(config.get("gateway") or DEFAULT_GATEWAY)
-    local = str(config.get("local_gateway") or DEFAULT_LOCAL_GATEWAY)
     local_host = str(config.get("local_gateway_host") or DEFAULT_LOCAL_GATEWAY_HOST)
     live = [d for d in spec.destinations if d.weight > 0]
     if len(live) == 1 and spec.mirror is None:
@@ -277,18 +276,7 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
         )
         routing = {"hosts": [host], "gateways": [gateway], "http": [direct]}
     else:
-        routing = {"hosts": [host], "gateways": [gateway, local], "http": []}
-        if spec.mirror is not None:
-            routing["hosts"].append(f"{host}-shadow")
-            match = {"authority": {"exact": f"{host}-shadow"}}
-            routing["http"].append(
-                _to_version(spec, spec.mirror, "mirror", match, local, local_host)
-            )
-        for dest in live:
-            match = {"headers": {VERSION_HEADER: {"exact": str(dest.version)}}}
-            name = f"version-{dest.version}"
-            routing["http"].append(_to_version(spec, dest, name, match, local, local_host))
-        routing["http"].append(_split(spec, gateway, local_host))
+        routing = _two_hops(spec, live, host, gateway, config)
     return {
         "apiVersion": "/".join(VS_API[:2]),
         "kind": "VirtualService",
@@ -299,6 +287,25 @@ def virtual_service(spec: RouteSpec, config: dict[str, Any]) -> dict[str, Any]:
         },
         "spec": routing,
     }
+
+
+def _two_hops(
+    spec: RouteSpec, live: list[RouteDestination], host: str, gateway: str, config: dict[str, Any]
+) -> dict[str, Any]:
+    """Weights and mirror: split at the ingress gateway, rewrite at the cluster-local one."""
+    local = str(config.get("local_gateway") or DEFAULT_LOCAL_GATEWAY)
+    local_host = str(config.get("local_gateway_host") or DEFAULT_LOCAL_GATEWAY_HOST)
+    routing: dict[str, Any] = {"hosts": [host], "gateways": [gateway, local], "http": []}
+    if spec.mirror is not None:
+        routing["hosts"].append(f"{host}-shadow")
+        match = {"authority": {"exact": f"{host}-shadow"}}
+        routing["http"].append(_to_version(spec, spec.mirror, "mirror", match, local, local_host))
+    for dest in live:
+        match = {"headers": {VERSION_HEADER: {"exact": str(dest.version)}}}
+        name = f"version-{dest.version}"
+        routing["http"].append(_to_version(spec, dest, name, match, local, local_host))
+    routing["http"].append(_split(spec, gateway, local_host))
+    return routing
 
 
 def _to_version(
