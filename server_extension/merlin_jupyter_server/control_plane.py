@@ -98,12 +98,11 @@ class ControlPlane:
 
     async def render_deploy(self, model_id: int, number: int, body: dict[str, Any]) -> str:
         """The manifests a deploy would apply (dry run); nothing is created."""
-        version = await asyncio.to_thread(self.versions.get, model_id, number)
         env_name = body.get("environment_name")
         env = await asyncio.to_thread(self.environments.get, env_name) if env_name else None
         if env is None:
             env = next(e for e in await asyncio.to_thread(self.environments.list) if e.is_default)
-        spec = await asyncio.to_thread(self.state.preview_spec, model_id, version, env, _settings(
+        spec = await asyncio.to_thread(self.state.preview_spec, model_id, number, env, _settings(
             body, env.default_resource_request, env.deployment_mode
         ))
         manifests = await self.deployers.get(env).render(spec)

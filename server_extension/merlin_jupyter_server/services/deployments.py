@@ -71,22 +71,25 @@ class DeploymentStateService:
         )
 
     def _spec(self, session, row: VersionEndpointRow) -> DeploymentSpec:
-        endpoint = row.to_entity()
-        version, model = row.version, row.version.model
+        environment = lookup.environment(session, row.environment_name).to_entity()
+        return self._make_spec(row.version.model, row.version, environment, row.id, row.revision, row.to_entity())
+
+    def _make_spec(self, model, version, environment, endpoint_id: str, revision: int, settings) -> DeploymentSpec:
+        """A spec from store rows and anything carrying an endpoint's deploy settings."""
         return DeploymentSpec(
-            endpoint_id=row.id,
+            endpoint_id=endpoint_id,
             project=model.project.name,
             model=model.name,
             version=version.number,
-            revision=row.revision,
+            revision=revision,
             model_type=model.type,
             artifact_uri=version.artifact_uri,
-            environment=lookup.environment(session, row.environment_name).to_entity(),
-            resource_request=endpoint.resource_request,
-            env_vars=endpoint.env_vars,
-            deployment_mode=endpoint.deployment_mode,
-            autoscaling_policy=endpoint.autoscaling_policy,
-            protocol=endpoint.protocol,
+            environment=environment,
+            resource_request=settings.resource_request,
+            env_vars=settings.env_vars,
+            deployment_mode=settings.deployment_mode,
+            autoscaling_policy=settings.autoscaling_policy,
+            protocol=settings.protocol,
             tracking_uri=self.tracking_uri,
         )
 
@@ -105,30 +108,23 @@ class DeploymentStateService:
             )
         return spec
 
-    def preview_spec(self, model_id: int, version, environment, settings: dict[str, Any]) -> DeploymentSpec:
+    def preview_spec(self, model_id: int, number: int, environment, settings: dict[str, Any]) -> DeploymentSpec:
         """The spec a deploy with ``settings`` would use (for a dry run; nothing is stored)."""
+        from types import SimpleNamespace
+
         from ..entities import AutoscalingPolicy, ResourceRequest
-        from ..store.models import ModelRow
 
         with self.db.session() as session:
-            model = session.get(ModelRow, model_id)
-            return DeploymentSpec(
-                endpoint_id="dry-run",
-                project=model.project.name,
-                model=model.name,
-                version=version.id,
-                revision=1,
-                model_type=model.type,
-                artifact_uri=version.artifact_uri,
-                model_location=self._model_location(model.mlflow_experiment_id, version.mlflow_run_id, version.artifact_uri),
-                environment=environment,
-                resource_request=ResourceRequest.from_api(settings["resource_request"]),
-                env_vars=settings["env_vars"],
-                deployment_mode=settings["deployment_mode"],
-                autoscaling_policy=AutoscalingPolicy(**settings["autoscaling_policy"]),
-                protocol=settings["protocol"],
-                tracking_uri=self.tracking_uri,
+            version = lookup.version(session, model_id, number)
+            deploy_settings = SimpleNamespace(
+                **{**settings, "resource_request": ResourceRequest.from_api(settings["resource_request"]),
+                   "autoscaling_policy": AutoscalingPolicy(**settings["autoscaling_policy"])}
             )
+            spec = self._make_spec(version.model, version, environment, "dry-run", 1, deploy_settings)
+            spec.model_location = self._model_location(
+                version.model.mlflow_experiment_id, version.mlflow_run_id, version.artifact_uri
+            )
+            return spec
 
     def route_applied(self, model_endpoint_id: int) -> bool:
         with self.db.session() as session:
