@@ -85,6 +85,7 @@ def test_deploy_route_and_undeploy_on_a_cluster_through_the_api(cluster_control_
     path = f"/projects/{project['id']}/models"
     _, model = api.post(path, json={"name": "iris", "type": "sklearn"})
     log_version(cp, api, model["id"])
+    log_version(cp, api, model["id"])  # version 2 takes the refused deploy: revisions count per version
     mid, ns = model["id"], project["name"]
 
     refused_without_artifact_store(api, mid)
@@ -98,10 +99,10 @@ def test_deploy_route_and_undeploy_on_a_cluster_through_the_api(cluster_control_
 def refused_without_artifact_store(api, mid):
     """An environment without an artifact store cannot take a model from this machine's disk."""
     status, refused = api.post(
-        f"/models/{mid}/versions/1/endpoint", json={"environment_name": "bare"}
+        f"/models/{mid}/versions/2/endpoint", json={"environment_name": "bare"}
     )
     assert status == 201, refused
-    refused = api.wait_endpoint(mid, 1, refused["id"], timeout=60)
+    refused = api.wait_endpoint(mid, 2, refused["id"], timeout=60)
     assert refused["status"] == "failed"
     assert "artifact store" in refused["message"] and "'bare'" in refused["message"]
 

@@ -205,3 +205,11 @@ def test_environments_from_configuration(svc):
     assert names["local"].is_default and names["staging"].kind == "kubernetes"
     with pytest.raises(InvalidInput, match="names no cluster"):
         EnvironmentService(svc.db).create({"name": "prod"}, "alice")
+
+
+def test_two_endpoints_of_a_version_never_share_a_revision(svc, model):
+    version = svc.versions.create(model.id, {}, "alice").id
+    first = svc.endpoints.create(model.id, version, {}, "alice")
+    second = svc.endpoints.create(model.id, version, {}, "alice")
+    redeployed = svc.endpoints.redeploy(model.id, version, first.id, {}, "alice")
+    assert [first.revision, second.revision, redeployed.revision] == [1, 2, 3]

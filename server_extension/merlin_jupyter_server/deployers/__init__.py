@@ -1,6 +1,7 @@
 """Deployer implementations, registered by environment kind and imported only when used."""
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 from ..entities import Environment
@@ -28,6 +29,8 @@ class Deployers:
         cached = self._by_env.get(environment.name)
         # A changed configuration (e.g. a new kubeconfig context) gets a fresh deployer.
         if cached is None or cached[0].config != environment.config or cached[0].kind != environment.kind:
+            if cached is not None:
+                asyncio.get_running_loop().create_task(cached[1].close())
             deployer = deployer_class(environment.kind)(environment, self.context)
             self._by_env[environment.name] = (environment, deployer)
             return deployer

@@ -67,7 +67,7 @@ class EndpointService:
                 environment_name=env.name,
                 status=EndpointStatus.PENDING.value,
                 desired="running",
-                revision=1,
+                revision=next_revision(version),
                 **_settings(body, env.to_entity().default_resource_request, env.deployment_mode),
             )
             session.add(row)
@@ -103,11 +103,11 @@ class EndpointService:
             current = ResourceRequest.from_api(row.resource_request)
             for key, value in _settings(body, current, row.deployment_mode, env.default_resource_request).items():
                 setattr(row, key, value)
-            row.revision += 1
+            old_revision, row.revision = row.revision, next_revision(row.version)
             row.desired = "running"
             if row.status in (EndpointStatus.RUNNING.value, EndpointStatus.SERVING.value):
                 row.previous_handle = row.handle or {}
-                row.message = f"Revision {row.revision} is starting; revision {row.revision - 1} keeps serving."
+                row.message = f"Revision {row.revision} is starting; revision {old_revision} keeps serving."
             else:
                 # Nothing is serving: whatever is left of the old revision is cleaned up.
                 row.previous_handle = row.handle or row.previous_handle or {}
@@ -141,6 +141,12 @@ class EndpointService:
                     row.version.model.project_id, model_id,
                 )
             return row.to_entity()
+
+
+def next_revision(version) -> int:
+    """Revisions count per version, across its endpoints, so every deployment name
+    ``{model}-{version}-r{revision}`` is unique even with two endpoints in one environment."""
+    return 1 + max((e.revision for e in version.endpoints), default=0)
 
 
 def _settings(
