@@ -27,9 +27,31 @@ def load(uri: str):
     return mlflow.pyfunc.load_model(uri)
 
 
-def make_app(model, name: str):
+def input_columns(model) -> list[str] | None:
+    """The column names of the model's input signature, if it has named columns."""
+    schema = model.metadata.get_input_schema() if model.metadata else None
+    if schema is None or not schema.has_input_names():
+        return None
+    return schema.input_names()
+
+
+def to_input(instances, columns):
+    """Rows (lists) or records (dicts) as the model expects them."""
     import pandas as pd
+
+    frame = pd.DataFrame(instances)
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    if columns and frame.shape[1] == len(columns):
+        frame.columns = columns
+        return frame
+    return frame.values
+
+
+def make_app(model, name: str):
     import tornado.web
+
+    columns = input_columns(model)
 
     class Base(tornado.web.RequestHandler):
         def error(self, status: int, message: str) -> None:
@@ -46,8 +68,7 @@ def make_app(model, name: str):
             except (ValueError, TypeError, KeyError):
                 return self.error(400, 'The body must be JSON like {"instances": [[...], ...]}.')
             try:
-                frame = pd.DataFrame(instances)
-                result = model.predict(frame if frame.columns.dtype == object else frame.values)
+                result = model.predict(to_input(instances, columns))
             except Exception as exc:  # noqa: BLE001 - a bad request never stops the server
                 return self.error(400, f"The model could not predict these instances: {exc}")
             predictions = result.tolist() if hasattr(result, "tolist") else list(result)

@@ -1,0 +1,98 @@
+"""What the SDK returns: small objects over the API's JSON, readable in a notebook."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+STATUS_COLORS = {"pending": "#b58900", "running": "#2e7d32", "serving": "#1565c0",
+                 "failed": "#c62828", "terminated": "#757575"}
+
+
+class Resource:
+    """An entity as the API returned it; fields are attributes (``endpoint.url``)."""
+
+    kind = "resource"
+    fields: tuple[str, ...] = ("id", "name")
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = dict(data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(f"{self.kind} has no attribute {name!r}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={self._data.get(f)!r}" for f in self.fields if f in self._data)
+        return f"{self.__class__.__name__}({shown})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(f)}</th><td style='text-align:left'>{_cell(f, self._data.get(f))}</td></tr>"
+            for f in self.fields if f in self._data
+        )
+        return f"<b>{html.escape(self.__class__.__name__)}</b><table>{rows}</table>"
+
+
+def _cell(field: str, value: Any) -> str:
+    if field == "status" and isinstance(value, str):
+        color = STATUS_COLORS.get(value, "inherit")
+        return f"<span style='color:{color};font-weight:bold'>{html.escape(value)}</span>"
+    if field == "message" and value:
+        return f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(str(value))}</pre>"
+    return html.escape("" if value is None else str(value))
+
+
+class Environment(Resource):
+    kind = "environment"
+    fields = ("name", "cluster", "is_default", "kind", "reachable")
+
+
+class Project(Resource):
+    kind = "project"
+    fields = ("id", "name", "mlflow_tracking_url")
+
+
+class Model(Resource):
+    kind = "model"
+    fields = ("id", "name", "type", "project_id", "mlflow_experiment_id", "mlflow_url")
+
+
+class ModelVersion(Resource):
+    kind = "version"
+    fields = ("id", "model_id", "mlflow_run_id", "labels", "artifact_uri", "mlflow_url")
+
+
+class VersionEndpoint(Resource):
+    kind = "version endpoint"
+    fields = ("id", "status", "url", "environment_name", "revision", "message")
+
+    def predict(self, instances: Any, timeout: float = 30.0) -> list[Any]:
+        """Send ``{"instances": instances}`` to the endpoint and return its predictions."""
+        import httpx
+
+        from .client import MerlinError
+
+        if hasattr(instances, "to_dict") and hasattr(instances, "columns"):
+            instances = instances.to_dict(orient="records")
+        elif hasattr(instances, "tolist"):
+            instances = instances.tolist()
+        if self.status not in ("running", "serving") or not self.url:
+            raise MerlinError(f"Endpoint {self.id} is {self.status}: deploy it and wait until it is running.")
+        try:
+            response = httpx.post(self.url, json={"instances": instances}, timeout=timeout, trust_env=False)
+        except httpx.HTTPError as exc:
+            raise MerlinError(f"The endpoint at {self.url} does not answer ({exc}). Check merlin.logs.") from None
+        body = response.json() if response.content else {}
+        if response.status_code >= 400:
+            raise MerlinError(body.get("error") or response.text, response.status_code)
+        return body["predictions"]
+
+
+class ModelEndpoint(Resource):
+    kind = "model endpoint"
+    fields = ("id", "model_id", "status", "url", "environment_name", "rule")
