@@ -27,5 +27,12 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_FLUENT])
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext merlin_jupyter``: registers the ``%merlin`` magic."""
+    from .magics import MerlinMagics
+
+    ipython.register_magics(MerlinMagics)
+
+
 def _jupyter_labextension_paths():
     return [{"src": "labextension", "dest": "merlin-jupyter"}]
