@@ -1,0 +1,103 @@
+"""Loads what an endpoint serves: an MLflow model (any flavor, via pyfunc), a custom pyfunc model
+with Merlin's ``initialize(artifacts)`` / ``infer(request)`` hooks, or a directory in Merlin's
+standard layout (``model.joblib``, ``model.bst``, ``model.onnx``).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import unquote, urlparse
+
+from .errors import LoadFailed
+from .signature import InputSignature
+
+STANDARD_FILES = ("model.joblib", "model.bst", "model.onnx")
+
+
+@dataclass
+class ServedModel:
+    """A loaded model behind one call: ``predict(converted_input)``."""
+
+    predict: Callable[[Any], Any]
+    signature: InputSignature = field(default_factory=InputSignature)
+    input_example: Any = None
+    infer: Callable[[dict], Any] | None = None  # custom models take the request body as it came
+    flavor: str = "pyfunc"
+    load_seconds: float = 0.0
+
+
+def local_path(uri: str) -> str | None:
+    """The directory a ``file://`` URI or plain path names, or None for remote URIs."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return uri
+    return None
+
+
+def load(uri: str) -> ServedModel:
+    started = time.perf_counter()
+    path = local_path(uri)
+    if path is not None and not os.path.exists(path):
+        raise LoadFailed(f"there is no model at {path} (the path does not exist).")
+    if path is not None and not os.path.exists(os.path.join(path, "MLmodel")):
+        if any(os.path.exists(os.path.join(path, name)) for name in STANDARD_FILES):
+            served = _load_standard(path)
+        else:
+            raise LoadFailed(
+                f"{path} is neither an MLflow model (no MLmodel file) nor a directory with one of "
+                f"{', '.join(STANDARD_FILES)}.")
+    else:
+        served = _load_mlflow(uri)
+    served.load_seconds = time.perf_counter() - started
+    return served
+
+
+def _load_standard(path: str) -> ServedModel:
+    from . import formats  # written beside this module; a pure loader of the standard layout
+
+    model = formats.load_standard_layout(path)
+    return ServedModel(predict=model.predict, flavor="standard")
+
+
+def _load_mlflow(uri: str) -> ServedModel:
+    import mlflow.pyfunc
+
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes a reason in words
+        raise LoadFailed(f"MLflow could not load the model at {uri}: {type(exc).__name__}: {exc}") from exc
+    schema = model.metadata.get_input_schema() if model.metadata else None
+    served = ServedModel(predict=_fast_predict(model), signature=InputSignature(schema),
+                         input_example=_input_example(model), flavor=model.loader_module or "pyfunc")
+    custom = _custom_hooks(model)
+    if custom is not None:
+        served.infer = custom.infer
+        served.flavor = "custom"
+    return served
+
+
+def _fast_predict(model: Any) -> Callable[[Any], Any]:
+    """The flavor's own predict when our signature conversion already did MLflow's checks."""
+    impl = getattr(model, "_model_impl", None)
+    if model.loader_module == "mlflow.sklearn" and impl is not None and hasattr(impl, "predict"):
+        return impl.predict
+    return model.predict
+
+
+def _input_example(model: Any) -> Any:
+    try:
+        return model.input_example
+    except Exception:  # noqa: BLE001 - an unreadable example only skips the readiness prediction
+        return None
+
+
+def _custom_hooks(model: Any) -> Any:
+    try:
+        python_model = model.unwrap_python_model()
+    except Exception:  # noqa: BLE001 - not a python_function model
+        return None
+    return python_model if callable(getattr(python_model, "infer", None)) else None

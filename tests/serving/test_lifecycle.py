@@ -1,0 +1,92 @@
+"""The process around the model: failing with a reason, custom models, draining, respawning."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import httpx
+
+from .conftest import FAILED
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def last_line(server) -> str:
+    return server.output().strip().splitlines()[-1]
+
+
+def test_a_missing_model_fails_with_the_reason_as_the_last_line(start_server, tmp_path):
+    server = start_server(str(tmp_path / "nowhere"), wait=False)
+    assert server.proc.wait(60) != 0
+    assert last_line(server).startswith(f"{FAILED} there is no model at ")
+
+
+def test_a_directory_that_is_no_model_says_what_it_looked_for(start_server, tmp_path):
+    server = start_server(f"file://{tmp_path}", wait=False)
+    assert server.proc.wait(60) != 0
+    assert "neither an MLflow model (no MLmodel file) nor a directory with one of model.joblib" \
+        in last_line(server)
+
+
+def test_a_model_that_cannot_predict_its_example_fails_after_the_traceback(start_server, model_dir):
+    server = start_server(str(model_dir / "unpredictable"), wait=False)
+    assert server.proc.wait(90) != 0
+    output = server.output()
+    assert "Traceback" in output
+    assert last_line(server).startswith(f"{FAILED} the model loaded but could not predict its own input example")
+    assert "wing_span" in last_line(server)
+
+
+def test_a_taken_port_is_refused_in_words(start_server, model_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        server = start_server(str(model_dir / "iris"), "iris-1", "--port", port, wait=False)
+        assert server.proc.wait(60) != 0
+        assert last_line(server).startswith(f"{FAILED} cannot listen on 127.0.0.1:{port}")
+
+
+def test_a_tensor_model_takes_rows_and_checks_their_shape(start_server, model_dir):
+    server = start_server(str(model_dir / "tensor"), "tensor-1")
+    assert httpx.post(server.predict_url, json={"instances": ROWS}).json() == {"predictions": [0, 2]}
+    bad = httpx.post(server.predict_url, json={"instances": [[1.0, 2.0]]})
+    assert bad.status_code == 400
+    assert "shape [1, 2]" in bad.json()["error"] and "float64 with shape [-1, 4]" in bad.json()["error"]
+
+
+def test_a_custom_model_initializes_from_artifacts_and_infers_the_body_as_sent(start_server, model_dir):
+    server = start_server(str(model_dir / "custom"), "echo-1")
+    answer = httpx.post(server.predict_url, json={"instances": [1, 2, 3]})
+    assert answer.json() == {"greeting": "hello", "count": 3}
+
+
+def test_sigterm_lets_an_in_flight_request_finish(start_server, model_dir):
+    server = start_server(str(model_dir / "custom"), "echo-1")
+    result = {}
+    slow = threading.Thread(target=lambda: result.update(
+        answer=httpx.post(server.predict_url, json={"sleep": 1.5, "instances": [1]}, timeout=30)))
+    slow.start()
+    time.sleep(0.5)  # the request is being served
+    server.proc.send_signal(signal.SIGTERM)
+    slow.join()
+    assert result["answer"].status_code == 200
+    assert result["answer"].json()["count"] == 1
+    assert server.proc.wait(30) == 0
+
+
+def test_a_killed_worker_is_replaced_and_the_server_keeps_answering(start_server, model_dir):
+    server = start_server(str(model_dir / "iris"), workers=2)
+    first = server.workers()
+    assert len(first) == 2
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (len(server.workers()) < 2 or first[0] in server.workers()):
+        time.sleep(0.05)
+    assert len(server.workers()) == 2 and first[0] not in server.workers()
+    for _ in range(50):  # new connections each time, spread over both workers
+        assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
+    assert "starting a new one" in server.output()
