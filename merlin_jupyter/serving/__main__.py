@@ -1,11 +1,15 @@
-"""``python -m merlin_jupyter.serving``: serve one MLflow model over HTTP (V1 protocol)."""
+"""``python -m merlin_jupyter.serving``: serve one model over HTTP (V1 and V2 protocols).
+
+If the model cannot be served, the last line of stderr starts with ``merlin-serving: failed:``
+and says why in words, and the process exits with a non-zero code.
+"""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import logging
+import os
 import sys
+import tempfile
 import traceback
 
 FAILED = "merlin-serving: failed:"
@@ -15,88 +19,79 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m merlin_jupyter.serving", description=__doc__)
     parser.add_argument("--model-uri", required=True, help="MLflow model directory or URI")
     parser.add_argument("--model-name", required=True, help="name served under /v1/models/{name}")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default=os.environ.get("MERLIN_SERVING_HOST", "127.0.0.1"),
+                        help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    parser.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
+                        help="larger request bodies are refused with 413 (default 8 MiB)")
+    parser.add_argument("--grace", type=float, default=10.0,
+                        help="seconds in-flight requests get to finish on SIGTERM")
     return parser.parse_args(argv)
 
 
-def load(uri: str):
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(uri)
-
-
-def input_columns(model) -> list[str] | None:
-    """The column names of the model's input signature, if it has named columns."""
-    schema = model.metadata.get_input_schema() if model.metadata else None
-    if schema is None or not schema.has_input_names():
-        return None
-    return schema.input_names()
+def fail(reason: str, code: int = 2) -> None:
+    """Say why on one line (the control plane shows it to the user), then exit."""
+    reason = " ".join(reason.split())
+    if len(reason) > 800:
+        reason = reason[:797] + "..."
+    print(f"{FAILED} {reason}", file=sys.stderr, flush=True)
+    sys.exit(code)
 
 
-def to_input(instances, columns):
-    """Rows (lists) or records (dicts) as the model expects them."""
-    import pandas as pd
+def build(args: argparse.Namespace):
+    """Load and check the model, then return a factory of the app each worker serves."""
+    from . import loader, metrics
+    from .errors import LoadFailed
 
-    frame = pd.DataFrame(instances)
-    if all(isinstance(c, str) for c in frame.columns):
-        return frame
-    if columns and frame.shape[1] == len(columns):
-        frame.columns = columns
-        return frame
-    return frame.values
+    metrics.prepare(tempfile.mkdtemp(prefix=f"merlin-metrics-{args.port}-"))
+    from .app import make_app, PredictHandler
+    from .dataplane import DataPlane
 
-
-def make_app(model, name: str):
-    import tornado.web
-
-    columns = input_columns(model)
-
-    class Base(tornado.web.RequestHandler):
-        def error(self, status: int, message: str) -> None:
-            self.set_status(status)
-            self.finish({"error": message})
-
-    class Predict(Base):
-        def post(self, served: str) -> None:
-            if served != name:
-                return self.error(404, f"Model {served!r} is not served here; this server serves {name!r}.")
-            try:
-                body = json.loads(self.request.body or b"")
-                instances = body["instances"] if "instances" in body else body["inputs"]
-            except (ValueError, TypeError, KeyError):
-                return self.error(400, 'The body must be JSON like {"instances": [[...], ...]}.')
-            try:
-                result = model.predict(to_input(instances, columns))
-            except Exception as exc:  # noqa: BLE001 - a bad request never stops the server
-                return self.error(400, f"The model could not predict these instances: {exc}")
-            predictions = result.tolist() if hasattr(result, "tolist") else list(result)
-            self.finish({"predictions": predictions})
-
-    class Ready(Base):
-        def get(self, served: str = "") -> None:
-            self.finish({"name": name, "ready": True})
-
-    return tornado.web.Application([
-        (r"/v1/models/([^/:]+):predict", Predict),
-        (r"/v1/models/([^/:]+)", Ready),
-        (r"/v2/health/(?:live|ready)", Ready),
-    ])
-
-
-async def serve(args: argparse.Namespace) -> None:
     try:
-        model = load(args.model_uri)
-    except Exception as exc:  # noqa: BLE001 - said in words as the last line
+        plane = DataPlane(loader.load(args.model_uri), args.model_name)
+        plane.check_ready()
+    except LoadFailed as exc:
+        if exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        fail(exc.reason)
+    meter = metrics.Metrics()
+    meter.load_seconds.set(plane.model.load_seconds)
+    logging.getLogger("merlin.serving").info(
+        "loaded %s (%s) in %.0f ms", args.model_uri, plane.model.flavor, plane.model.load_seconds * 1000)
+    return (lambda: make_app(plane, meter, args.max_body_bytes)), meter, PredictHandler
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .workers import Supervisor, check_port_free
+
+    try:
+        check_port_free(args.host, args.port)
+    except OSError as exc:
+        fail(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); choose another port.")
+    factory, meter, handler = build(args)
+    workers = args.workers or os.cpu_count() or 1
+    logging.getLogger("merlin.serving").info(
+        "serving %s on http://%s:%s with %d worker(s)", args.model_name, args.host, args.port, workers)
+    supervisor = Supervisor(factory, args.host, args.port, workers, args.grace,
+                            on_death=meter.worker_died, active=lambda: handler.active)
+    return supervisor.run()
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no background threads before fork
+    if argv[:1] == ["--standby"]:
+        from .standby import become, wait_for_assignment, warm_up
+
+        warm_up()
+        argv = become(wait_for_assignment(argv[1]))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        sys.exit(serve(parse_args(argv)))
+    except Exception as exc:  # noqa: BLE001 - the reason in words is always the last line
         traceback.print_exc()
-        print(f"{FAILED} the model at {args.model_uri} could not be loaded: {exc}", file=sys.stderr, flush=True)
-        sys.exit(1)
-    make_app(model, args.model_name).listen(args.port, args.host)
-    logging.getLogger("merlin.serving").info("serving %s on %s:%s", args.model_name, args.host, args.port)
-    await asyncio.Event().wait()
+        fail(f"the model server stopped unexpectedly: {type(exc).__name__}: {exc}", code=1)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    asyncio.run(serve(parse_args()))
+    main(sys.argv[1:])

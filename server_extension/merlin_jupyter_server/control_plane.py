@@ -70,6 +70,9 @@ class ControlPlane:
         self._reachability: dict[str, tuple[float, tuple[bool, str]]] = {}
 
     def start(self) -> None:
+        if not self.reconciler.running:
+            # Creating the local deployer starts its warm stand-by: the first deploy is fast too.
+            self.deployers.get(self.environments.get("local"))
         self.reconciler.start()
 
     async def stop(self) -> None:

@@ -45,6 +45,10 @@ class Reconciler:
         self._task: asyncio.Task | None = None
         self._busy = False
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="merlin-reconciler")

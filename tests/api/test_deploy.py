@@ -35,10 +35,11 @@ def deploy(api, model_id: int, version: int, **body) -> dict:
 
 
 def server_pid(url: str) -> int:
+    """The model server's supervisor (its workers share the port and the process group)."""
     port = int(url.split(":")[2].split("/")[0])
     for conn in psutil.net_connections("tcp"):
         if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-            return conn.pid
+            return os.getpgid(conn.pid)
     raise AssertionError(f"nothing listens on {port}")
 
 

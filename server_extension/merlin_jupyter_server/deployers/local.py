@@ -11,6 +11,7 @@ import httpx
 from ..errors import DeploymentError
 from .base import Deployer, DeploymentSpec, DeploymentStatus, RouteSpec
 from .local_process import ProcessTable, free_port, tail
+from .local_standby import StandbyPool
 
 # Lines the model server prints when it gives up; everything after the marker is the reason.
 FAILURE_MARKER = "merlin-serving: failed:"
@@ -29,6 +30,9 @@ class LocalDeployer(Deployer):
         self.python = self.context.python or sys.executable
         self.state_dir = self.context.state_dir or os.path.join(os.getcwd(), ".merlin")
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
+        self.standby = StandbyPool(self.processes, self.python, self.state_dir)
+        if self.context.options.get("standby", True):
+            self.standby.ensure()
 
     # -- deploy --------------------------------------------------------------------------
     def command(self, spec: DeploymentSpec, port: int) -> list[str]:
@@ -44,13 +48,15 @@ class LocalDeployer(Deployer):
             cmd += ["--workers", str(spec.resource_request.workers)]
         return cmd
 
-    def environ(self, spec: DeploymentSpec) -> dict[str, str]:
-        env = dict(os.environ)
+    def _endpoint_env(self, spec: DeploymentSpec) -> dict[str, str]:
+        """What an endpoint's process gets on top of this server's environment."""
+        env = {item["name"]: item["value"] for item in spec.env_vars}
         if spec.tracking_uri:
-            env["MLFLOW_TRACKING_URI"] = spec.tracking_uri
-        env.update({item["name"]: item["value"] for item in spec.env_vars})
-        env["PYTHONUNBUFFERED"] = "1"
+            env.setdefault("MLFLOW_TRACKING_URI", spec.tracking_uri)
         return env
+
+    def environ(self, spec: DeploymentSpec) -> dict[str, str]:
+        return {**os.environ, **self._endpoint_env(spec), "PYTHONUNBUFFERED": "1"}
 
     def log_path(self, spec: DeploymentSpec) -> str:
         return os.path.join(self.state_dir, "endpoints", spec.endpoint_id, f"r{spec.revision}.log")
@@ -58,9 +64,12 @@ class LocalDeployer(Deployer):
     async def deploy(self, spec: DeploymentSpec) -> DeploymentStatus:
         port = free_port(self.host)
         log = self.log_path(spec)
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        command = self.command(spec, port)
         try:
-            pid, started = await asyncio.to_thread(
-                self.processes.spawn, self.command(spec, port), self.environ(spec), log
+            warm = await self.standby.take(command[3:], self._endpoint_env(spec), log)
+            pid, started = warm or await asyncio.to_thread(
+                self.processes.spawn, command, self.environ(spec), log
             )
         except OSError as exc:
             raise DeploymentError(f"Could not start the model server: {exc}.") from exc
@@ -132,4 +141,5 @@ class LocalDeployer(Deployer):
         return None
 
     async def close(self) -> None:
+        await self.standby.close()
         await self._http.aclose()
