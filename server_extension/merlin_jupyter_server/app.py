@@ -8,7 +8,7 @@ import sys
 from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from .control_plane import ControlPlane, Settings
 from .errors import Conflict
@@ -64,6 +64,16 @@ class MerlinApp(ExtensionApp):
     pending_timeout = Float(
         600.0, config=True, help="Seconds an endpoint may stay pending before it is marked failed."
     )
+    local_router_port = Int(
+        0, config=True,
+        help="Port of the local model-endpoint router (0: a free port, chosen once and then kept, "
+             "so model endpoint URLs survive restarts).",
+    )
+    warm_standby = Bool(
+        True, config=True,
+        help="Keep one local model server warm (imports done) so a local deploy answers in about "
+             "a second; costs one idle process.",
+    )
     deployer_options = Dict(
         config=True, help="Further options for deployers, by name (see the README)."
     )
@@ -105,7 +115,8 @@ class MerlinApp(ExtensionApp):
                 python=self.model_server_python or sys.executable,
                 host=self.model_server_host,
                 pending_timeout=self.pending_timeout,
-                deployer_options=dict(self.deployer_options),
+                deployer_options={"router_port": self.local_router_port,
+                                  "standby": self.warm_standby, **self.deployer_options},
             )
         )
         self.settings.update({"merlin": self.control_plane, "merlin_mlflow": host})

@@ -83,6 +83,7 @@ class Reconciler:
                     pass
 
     async def _run(self) -> None:
+        await self._guard(self.deployers.resume(), "resuming deployers")
         while True:
             try:
                 await self.run_once()

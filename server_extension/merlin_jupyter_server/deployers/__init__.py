@@ -36,6 +36,10 @@ class Deployers:
             return deployer
         return cached[1]
 
+    async def resume(self) -> None:
+        for _, deployer in list(self._by_env.values()):
+            await deployer.resume()
+
     async def close(self) -> None:
         for _, deployer in self._by_env.values():
             await deployer.close()

@@ -155,6 +155,9 @@ class Deployer(abc.ABC):
     async def unroute(self, spec: RouteSpec) -> None:
         """Remove the model endpoint's routing. Idempotent."""
 
+    async def resume(self) -> None:
+        """Bring back, after the control plane starts, what this environment needs running."""
+
     async def check(self) -> Reachability:
         """Whether this environment can be deployed to right now, and if not why."""
         return Reachability(True)

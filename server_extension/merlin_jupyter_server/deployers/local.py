@@ -10,7 +10,8 @@ import httpx
 
 from ..errors import DeploymentError
 from .base import Deployer, DeploymentSpec, DeploymentStatus, RouteSpec
-from .local_process import ProcessTable, free_port, tail
+from .local_process import ProcessTable, client_host, free_port, tail
+from .local_router import LocalRouter
 from .local_standby import StandbyPool
 
 # Lines the model server prints when it gives up; everything after the marker is the reason.
@@ -31,6 +32,8 @@ class LocalDeployer(Deployer):
         self.state_dir = self.context.state_dir or os.path.join(os.getcwd(), ".merlin")
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self.standby = StandbyPool(self.processes, self.python, self.state_dir)
+        self.router = LocalRouter(self.processes, self.python, self.host, self.state_dir,
+                                  port=int(self.context.options.get("router_port") or 0))
         if self.context.options.get("standby", True):
             self.standby.ensure()
 
@@ -78,10 +81,7 @@ class LocalDeployer(Deployer):
 
     # -- observe -------------------------------------------------------------------------
     def url(self, spec: DeploymentSpec, handle: dict[str, Any]) -> str:
-        return f"http://{self._client_host()}:{handle['port']}/v1/models/{spec.model_name}:predict"
-
-    def _client_host(self) -> str:
-        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{client_host(self.host)}:{handle['port']}/v1/models/{spec.model_name}:predict"
 
     async def status(self, spec: DeploymentSpec, handle: dict[str, Any]) -> DeploymentStatus:
         pid, started = int(handle["pid"]), handle.get("started")
@@ -90,7 +90,7 @@ class LocalDeployer(Deployer):
             return self._failed(handle, f"The model server {exit_.describe()}.")
         if not self.processes.alive(pid, started):
             return DeploymentStatus("gone", message="the model server process is not running", handle=handle)
-        ready_url = f"http://{self._client_host()}:{handle['port']}/v1/models/{spec.model_name}"
+        ready_url = f"http://{client_host(self.host)}:{handle['port']}/v1/models/{spec.model_name}"
         try:
             response = await self._http.get(ready_url)
         except httpx.HTTPError:
@@ -133,13 +133,15 @@ class LocalDeployer(Deployer):
 
     # -- model endpoints -----------------------------------------------------------------
     async def route(self, spec: RouteSpec) -> str:
-        raise DeploymentError(
-            "Model endpoints are not available in the local environment in this build."
-        )
+        return await self.router.apply(spec)
 
     async def unroute(self, spec: RouteSpec) -> None:
-        return None
+        await self.router.apply(spec, remove=True)
+
+    async def resume(self) -> None:
+        await self.router.start_if_needed()
 
     async def close(self) -> None:
         await self.standby.close()
+        await self.router.close()
         await self._http.aclose()

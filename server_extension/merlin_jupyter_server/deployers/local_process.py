@@ -99,6 +99,11 @@ def _create_time(pid: int) -> float:
         return 0.0
 
 
+def client_host(host: str) -> str:
+    """The address a client on this machine uses to reach a server bound to ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
