@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     parser.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
                         help="larger request bodies are refused with 413 (default 8 MiB)")
+    parser.add_argument("--share-port", action="store_true",
+                        help="bind even if another revision of this endpoint listens on the port "
+                             "(SO_REUSEPORT), so a redeploy keeps the endpoint's URL")
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds in-flight requests get to finish on SIGTERM")
     return parser.parse_args(argv)
@@ -59,14 +62,16 @@ def build(args: argparse.Namespace):
     meter.load_seconds.set(plane.model.load_seconds)
     logging.getLogger("merlin.serving").info(
         "loaded %s (%s) in %.0f ms", args.model_uri, plane.model.flavor, plane.model.load_seconds * 1000)
-    return (lambda: make_app(plane, meter, args.max_body_bytes)), meter, PredictHandler
+    # Called in each forked worker, whose parent is the supervisor the control plane knows by pid.
+    return (lambda: make_app(plane, meter, args.max_body_bytes, server_id=str(os.getppid()))), \
+        meter, PredictHandler
 
 
 def serve(args: argparse.Namespace) -> int:
     from .workers import Supervisor, check_port_free
 
     try:
-        check_port_free(args.host, args.port)
+        check_port_free(args.host, args.port, shared=args.share_port)
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); choose another port.")
     factory, meter, handler = build(args)

@@ -15,6 +15,11 @@ DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
 
 class JsonHandler(tornado.web.RequestHandler):
+    def set_default_headers(self) -> None:
+        # Two revisions of an endpoint share its port during a redeploy; this header tells the
+        # control plane which of them answered its readiness probe.
+        self.set_header("X-Merlin-Server", self.settings.get("server_id", ""))
+
     def initialize(self, plane: DataPlane, metrics: Metrics | None = None, max_body: int = DEFAULT_MAX_BODY):
         self.plane = plane
         self.metrics = metrics
@@ -126,8 +131,8 @@ class MetricsHandler(JsonHandler):
         self.finish(body)
 
 
-def make_app(plane: DataPlane, metrics: Metrics | None = None,
-             max_body: int = DEFAULT_MAX_BODY) -> tornado.web.Application:
+def make_app(plane: DataPlane, metrics: Metrics | None = None, max_body: int = DEFAULT_MAX_BODY,
+             server_id: str = "") -> tornado.web.Application:
     args = {"plane": plane, "metrics": metrics, "max_body": max_body}
     name = r"([^/:]+)"
     routes = [
@@ -140,7 +145,8 @@ def make_app(plane: DataPlane, metrics: Metrics | None = None,
     ]
     if metrics is not None:
         routes.append((r"/metrics", MetricsHandler, args))
-    return tornado.web.Application(routes, default_handler_class=NotFound, default_handler_args=args)
+    return tornado.web.Application(routes, default_handler_class=NotFound, default_handler_args=args,
+                                   server_id=server_id)
 
 
 class NotFound(JsonHandler):

@@ -24,10 +24,15 @@ CRASH_WINDOW = 2.0  # a worker dying sooner than this after its start counts as 
 MAX_QUICK_DEATHS = 5
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Raise OSError if another process listens on the port (even with SO_REUSEPORT)."""
+def check_port_free(host: str, port: int, shared: bool = False) -> None:
+    """Raise OSError if another process listens on the port.
+
+    ``shared``: only another revision of this endpoint may (it listens with SO_REUSEPORT too).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         probe.bind((host, port))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import httpx
@@ -121,3 +122,47 @@ def test_endpoints_survive_a_control_plane_restart(control_plane, live_api, live
     assert response.json()["predictions"] == clf.predict(sample).tolist()
     for endpoint, version in ((kept, 1), (lost, 2)):
         api.delete(f"/models/{model['id']}/versions/{version}/endpoint/{endpoint['id']}")
+
+
+def test_a_redeploy_keeps_the_url_and_fails_no_request(control_plane, live_api, live_model):
+    api, model = live_api, live_model
+    clf, sample = sklearn_model()
+    log_version(control_plane, api, model["id"], clf, sample)
+    endpoint = deploy(api, model["id"], 1)
+    old_pid = server_pid(endpoint["url"])
+    failures, answered, stop = [], [0], threading.Event()
+
+    def load():
+        with httpx.Client() as client:
+            while not stop.is_set():
+                try:
+                    answer = client.post(endpoint["url"], json={"instances": sample.tolist()},
+                                         headers={"Connection": "close"})  # new connections reach both revisions
+                    if answer.status_code != 200:
+                        failures.append(answer.text)
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                answered[0] += 1
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        path = f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}"
+        status, body = api.put(path, json={"env_vars": [{"name": "REVISION", "value": "2"}]})
+        assert status == 200, body
+        deadline = time.monotonic() + 60
+        while True:
+            current = api.get(path)[1]
+            if current["revision"] > endpoint["revision"] and current["status"] == "running" \
+                    and not psutil.pid_exists(old_pid):
+                break
+            assert time.monotonic() < deadline and current["status"] != "failed", current
+            time.sleep(0.1)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert current["url"] == endpoint["url"]
+    assert failures == [] and answered[0] > 20, (failures[:3], answered)

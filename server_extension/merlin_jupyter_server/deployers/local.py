@@ -10,7 +10,7 @@ import httpx
 
 from ..errors import DeploymentError
 from .base import Deployer, DeploymentSpec, DeploymentStatus, RouteSpec
-from .local_process import ProcessTable, client_host, free_port, tail
+from .local_process import ProcessTable, client_host, free_port, port_free, tail
 from .local_router import LocalRouter
 from .local_standby import StandbyPool
 
@@ -46,6 +46,7 @@ class LocalDeployer(Deployer):
             "--model-name", spec.model_name,
             "--host", self.host,
             "--port", str(port),
+            "--share-port",
         ]
         if spec.resource_request.workers:
             cmd += ["--workers", str(spec.resource_request.workers)]
@@ -64,8 +65,37 @@ class LocalDeployer(Deployer):
     def log_path(self, spec: DeploymentSpec) -> str:
         return os.path.join(self.state_dir, "endpoints", spec.endpoint_id, f"r{spec.revision}.log")
 
-    async def deploy(self, spec: DeploymentSpec) -> DeploymentStatus:
+    async def _port_for(self, spec: DeploymentSpec) -> int:
+        """The endpoint's port, kept across redeploys so its URL never changes.
+
+        While the previous revision still listens there, the new one shares the port
+        (SO_REUSEPORT) until it is ready and the old one drains and exits.
+        """
+        path = os.path.join(self.state_dir, "endpoints", spec.endpoint_id, "port")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                port = int(handle.read().strip())
+            if port_free(self.host, port) or await self._serves(port, spec):
+                return port
+        except (OSError, ValueError):
+            pass
         port = free_port(self.host)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(str(port))
+        return port
+
+    async def _serves(self, port: int, spec: DeploymentSpec) -> bool:
+        """Whether a revision of this endpoint answers on ``port`` (and not some other program)."""
+        try:
+            response = await self._http.get(
+                f"http://{client_host(self.host)}:{port}/v1/models/{spec.model_name}")
+        except httpx.HTTPError:
+            return False
+        return "X-Merlin-Server" in response.headers
+
+    async def deploy(self, spec: DeploymentSpec) -> DeploymentStatus:
+        port = await self._port_for(spec)
         log = self.log_path(spec)
         os.makedirs(os.path.dirname(log), exist_ok=True)
         command = self.command(spec, port)
@@ -92,10 +122,12 @@ class LocalDeployer(Deployer):
             return DeploymentStatus("gone", message="the model server process is not running", handle=handle)
         ready_url = f"http://{client_host(self.host)}:{handle['port']}/v1/models/{spec.model_name}"
         try:
-            response = await self._http.get(ready_url)
+            # A new connection per probe: during a redeploy the old revision shares the port,
+            # and only an answer from this revision's own server counts.
+            response = await self._http.get(ready_url, headers={"Connection": "close"})
         except httpx.HTTPError:
             return DeploymentStatus("pending", message="the model server is starting", handle=handle)
-        if response.status_code == 200:
+        if response.status_code == 200 and response.headers.get("X-Merlin-Server") == str(pid):
             return DeploymentStatus("ready", url=self.url(spec, handle), handle=handle)
         return DeploymentStatus("pending", message="the model is loading", handle=handle)
 

@@ -11,14 +11,13 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 from typing import Any
 
 import httpx
 
 from ..errors import DeploymentError
 from .base import RouteDestination, RouteSpec
-from .local_process import ProcessTable, client_host, free_port, tail
+from .local_process import ProcessTable, client_host, free_port, port_free, tail
 
 READY_TIMEOUT = 30.0
 
@@ -82,7 +81,7 @@ class LocalRouter:
         if state and self.processes.alive(state["pid"], state.get("started")):
             return state
         port = self.wanted_port or state.get("port") or 0
-        if not port or not _port_free(self.host, port):
+        if not port or not port_free(self.host, port):
             port = free_port(self.host)
         token = secrets.token_urlsafe(24)
         cmd = [self.python, "-m", "merlin_jupyter.serving.router", "--rules", self.rules_path,
@@ -134,12 +133,3 @@ def _destination(destination: RouteDestination, weight: int) -> dict[str, Any]:
     return {"base": base, "model_name": destination.model_name, "version": destination.version,
             "endpoint_id": destination.endpoint_id, "weight": weight}
 
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
