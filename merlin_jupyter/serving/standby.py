@@ -23,6 +23,28 @@ def warm_up() -> None:
             importlib.import_module(name)
         except ImportError:
             pass  # a library this environment lacks is simply not warmed
+    try:
+        _load_a_model()
+    except Exception:  # noqa: BLE001 - warming is best effort; a real load reports its own errors
+        pass
+
+
+def _load_a_model() -> None:
+    """Save and load a tiny model: MLflow's loader imports its serializer and indexes the installed
+    packages (to compare them with the model's requirements) on first use, ~2 s a deploy would
+    otherwise pay."""
+    import tempfile
+
+    import mlflow.pyfunc
+    import mlflow.sklearn
+    import numpy
+    from sklearn.linear_model import LogisticRegression
+
+    X = numpy.array([[0.0], [1.0]])
+    with tempfile.TemporaryDirectory(prefix="merlin-warm-") as tmp:
+        mlflow.sklearn.save_model(LogisticRegression().fit(X, [0, 1]), f"{tmp}/model",
+                                  pip_requirements=["scikit-learn"])
+        mlflow.pyfunc.load_model(f"{tmp}/model").predict(X)
 
 
 def wait_for_assignment(path: str) -> dict:
