@@ -15,7 +15,7 @@ LABEXT_SRC := $(shell find labextension/src labextension/style -type f 2>/dev/nu
               labextension/package.json labextension/tsconfig.json
 LABEXT_OUT := merlin_jupyter/labextension/package.json
 
-.PHONY: lab test bench install install-test system-deps labextension lint clean
+.PHONY: lab test bench install install-test system-deps labextension labextension-check lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -51,7 +51,11 @@ install-test: system-deps $(VENV)/.installed-lab $(VENV)/.installed-test $(LABEX
 lab: install
 	cd notebooks && $(BIN)/jupyter lab --port=$(LAB_PORT) $(ALLOW_ROOT)
 
-test: install-test
+# The panel's TypeScript: strict type check (its tests included), lint, Jest unit tests.
+labextension-check: $(LABEXT_OUT)
+	cd labextension && jlpm check
+
+test: install-test labextension-check
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install-test

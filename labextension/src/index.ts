@@ -1,29 +1,53 @@
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
-  JupyterFrontEndPlugin,
-  ILayoutRestorer
+  JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Widget } from '@lumino/widgets';
+import { ICommandPalette } from '@jupyterlab/apputils';
+
+import { MerlinActions } from './actions';
+import { addCommands } from './commands';
+import { QUICKSTART } from './components/PanelView';
+import { openEndpointDetails } from './detailsWidget';
+import { MerlinModel } from './model';
+import { MerlinPanel } from './panel';
 
 /**
- * The Merlin sidebar panel (placeholder until the panel lands).
+ * Opens the quickstart notebook: at the server root when JupyterLab runs in notebooks/ (as
+ * `make lab` does), else under notebooks/ when it runs in the repository.
  */
+async function openQuickstart(app: JupyterFrontEnd): Promise<void> {
+  for (const path of [QUICKSTART, `notebooks/${QUICKSTART}`]) {
+    try {
+      await app.serviceManager.contents.get(path, { content: false });
+    } catch {
+      continue;
+    }
+    await app.commands.execute('docmanager:open', { path });
+    return;
+  }
+  throw new Error(
+    `${QUICKSTART} is not under this server's root folder: start JupyterLab with \`make lab\` ` +
+      '(it serves notebooks/), or open notebooks/01-quickstart.ipynb from the repository.'
+  );
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'merlin-jupyter:panel',
-  description: 'Merlin model serving panel',
+  description: 'Merlin model serving: projects, models, versions and endpoints in the sidebar',
   autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
-    const panel = new Widget();
-    panel.id = 'merlin-panel';
-    panel.title.caption = 'Merlin';
-    panel.title.label = 'Merlin';
-    panel.addClass('jp-MerlinPanel');
-    panel.node.textContent = 'Merlin: open notebooks/01-quickstart.ipynb to deploy a model.';
+  optional: [ILayoutRestorer, ICommandPalette],
+  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null, palette: ICommandPalette | null) => {
+    const model = new MerlinModel();
+    const actions = new MerlinActions(
+      model,
+      row => openEndpointDetails(app, row),
+      () => openQuickstart(app)
+    );
+    const panel = new MerlinPanel(model, actions);
     app.shell.add(panel, 'left', { rank: 900 });
-    if (restorer) {
-      restorer.add(panel, 'merlin-panel');
-    }
+    restorer?.add(panel, 'merlin-panel');
+    addCommands(app, model, actions, panel.id, palette);
   }
 };
 

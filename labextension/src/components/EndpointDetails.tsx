@@ -1,0 +1,204 @@
+import { Clipboard } from '@jupyterlab/apputils';
+import { Button, copyIcon, runIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { IMerlinEvent, IVersionEndpoint } from '../api';
+import { ITryResult } from '../details';
+import { describeError } from '../request';
+import { bodyError, curlSnippet, pythonSnippet } from '../snippets';
+import { StatusBadge } from './StatusBadge';
+
+export interface IEndpointDetailsProps {
+  title: string;
+  endpoint: IVersionEndpoint | null;
+  /** The endpoint through Jupyter's proxy, as an absolute URL. */
+  proxyUrl: string | null;
+  logs: string[];
+  events: IMerlinEvent[];
+  error: string | null;
+  example: string | null;
+  tryIt: (body: string) => Promise<ITryResult>;
+}
+
+function CopyButton(props: { text: string; what: string }): JSX.Element {
+  const [copied, setCopied] = React.useState(false);
+  return (
+    <Button minimal small aria-label={`Copy ${props.what}`} title={`Copy ${props.what}`}
+      onClick={() => {
+        Clipboard.copyToSystem(props.text);
+        setCopied(true);
+        window.setTimeout(() => setCopied(false), 1500);
+      }}>
+      <copyIcon.react tag="span" /> {copied ? 'Copied' : 'Copy'}
+    </Button>
+  );
+}
+
+function Snippet(props: { label: string; text: string }): JSX.Element {
+  return (
+    <div className="jp-MerlinDetails-snippet">
+      <div className="jp-MerlinDetails-snippetHeader">
+        <span>{props.label}</span>
+        <CopyButton text={props.text} what={`${props.label} snippet`} />
+      </div>
+      <pre aria-label={`${props.label} snippet`}>{props.text}</pre>
+    </div>
+  );
+}
+
+function Settings(props: { endpoint: IVersionEndpoint }): JSX.Element {
+  const e = props.endpoint;
+  const r = e.resource_request;
+  const parts = [
+    `replicas ${r.min_replica ?? '?'}–${r.max_replica ?? '?'}`,
+    r.cpu_request && `cpu ${r.cpu_request}`,
+    r.memory_request && `memory ${r.memory_request}`,
+    e.deployment_mode,
+    e.autoscaling_policy && `autoscaling ${e.autoscaling_policy.metrics_type} ${e.autoscaling_policy.target_value}`,
+    ...e.env_vars.map(v => `${v.name}=${v.value}`)
+  ].filter(Boolean);
+  return <div className="jp-MerlinDetails-settings">{parts.join(' · ')}</div>;
+}
+
+function TryIt(props: IEndpointDetailsProps): JSX.Element {
+  const [body, setBody] = React.useState<string | null>(null);
+  const [result, setResult] = React.useState<ITryResult | null>(null);
+  const [failure, setFailure] = React.useState<string | null>(null);
+  const [sending, setSending] = React.useState(false);
+  const text = body ?? props.example ?? '';
+  const invalid = text ? bodyError(text) : null;
+  const up = props.endpoint?.status === 'running' || props.endpoint?.status === 'serving';
+  const send = async () => {
+    setSending(true);
+    setFailure(null);
+    try {
+      setResult(await props.tryIt(text));
+    } catch (error) {
+      setResult(null);
+      setFailure(describeError(error));
+    } finally {
+      setSending(false);
+    }
+  };
+  return (
+    <section className="jp-MerlinDetails-try" aria-labelledby="merlin-try-heading">
+      <h3 id="merlin-try-heading">Try it</h3>
+      <textarea aria-label="Request body (JSON)" className="jp-MerlinDetails-body" spellCheck={false}
+        value={text} rows={5} onChange={e => setBody(e.currentTarget.value)} />
+      {invalid && <div className="jp-MerlinField-error" role="alert">{invalid}</div>}
+      <div className="jp-MerlinDetails-tryBar">
+        <Button className="jp-MerlinDetails-send" disabled={!up || !!invalid || sending || !text} onClick={send}>
+          <runIcon.react tag="span" /> {sending ? 'Sending…' : 'Send'}
+        </Button>
+        {!up && <span className="jp-MerlinField-hint">The endpoint answers once it is running.</span>}
+        {result && (
+          <span className={`jp-MerlinDetails-status${result.status < 400 ? ' jp-mod-ok' : ' jp-mod-error'}`} aria-live="polite">
+            {result.status} {result.statusText} · {Math.round(result.latency)} ms
+          </span>
+        )}
+      </div>
+      {failure && <div className="jp-MerlinField-error" role="alert">{failure}</div>}
+      {result && <pre className="jp-MerlinDetails-response" aria-label="Response">{result.body}</pre>}
+    </section>
+  );
+}
+
+function Logs(props: { logs: string[] }): JSX.Element {
+  const ref = React.useRef<HTMLPreElement>(null);
+  const pinned = React.useRef(true);
+  React.useEffect(() => {
+    // Stay at the newest line unless the reader scrolled up to read an older one.
+    if (ref.current && pinned.current) {
+      ref.current.scrollTop = ref.current.scrollHeight;
+    }
+  }, [props.logs]);
+  return (
+    <section aria-labelledby="merlin-logs-heading">
+      <h3 id="merlin-logs-heading">Logs <span className="jp-MerlinField-hint">(live, last 200 lines)</span></h3>
+      <pre ref={ref} className="jp-MerlinDetails-logs" tabIndex={0} aria-label="Model server logs"
+        onScroll={e => {
+          const el = e.currentTarget;
+          pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 20;
+        }}>
+        {props.logs.length ? props.logs.join('\n') : 'No output yet.'}
+      </pre>
+    </section>
+  );
+}
+
+function Events(props: { events: IMerlinEvent[] }): JSX.Element {
+  return (
+    <section aria-labelledby="merlin-events-heading">
+      <h3 id="merlin-events-heading">Recent events</h3>
+      {props.events.length ? (
+        <table className="jp-MerlinDetails-events">
+          <thead><tr><th>when</th><th>who</th><th>what</th></tr></thead>
+          <tbody>
+            {props.events.map(e => (
+              <tr key={e.id}>
+                <td>{new Date(e.created_at).toLocaleTimeString()}</td>
+                <td>{e.actor}</td>
+                <td>{e.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <div className="jp-MerlinField-hint">No events yet.</div>
+      )}
+    </section>
+  );
+}
+
+/** An endpoint's page: status and reason, URLs, snippets, a request box, logs and events. */
+export function EndpointDetails(props: IEndpointDetailsProps): JSX.Element {
+  const e = props.endpoint;
+  const url = e?.url ?? '';
+  const body = props.example ?? '{"instances": [[0.5, 0.5, 0.5, 0.5]]}';
+  return (
+    <div className="jp-MerlinDetails">
+      <header className="jp-MerlinDetails-header">
+        {e && <StatusBadge status={e.status} message={e.message} />}
+        <h2>{props.title}</h2>
+        {e && <span className="jp-MerlinTree-meta">revision {e.revision ?? 1} · {e.id}</span>}
+      </header>
+      {props.error && <div className="jp-MerlinPanel-error" role="alert">{props.error}</div>}
+      {e?.message && (
+        <div className={e.status === 'failed' ? 'jp-MerlinPanel-error' : 'jp-MerlinDetails-message'} role="status">
+          {e.message}
+        </div>
+      )}
+      {e && (
+        <div className="jp-MerlinDetails-grid">
+          <div>
+            <section aria-labelledby="merlin-url-heading">
+              <h3 id="merlin-url-heading">URL</h3>
+              {url ? (
+                <>
+                  <div className="jp-MerlinDetails-url"><code>{url}</code><CopyButton text={url} what="URL" /></div>
+                  {props.proxyUrl && (
+                    <div className="jp-MerlinDetails-url">
+                      <code>{props.proxyUrl}</code>
+                      <CopyButton text={props.proxyUrl} what="URL through Jupyter" />
+                    </div>
+                  )}
+                  <div className="jp-MerlinField-hint">The second URL goes through Jupyter and needs its token (Authorization: token …).</div>
+                </>
+              ) : (
+                <div className="jp-MerlinField-hint">No URL yet: the endpoint is {e.status}.</div>
+              )}
+              <Settings endpoint={e} />
+            </section>
+            <TryIt {...props} />
+            {url && <Snippet label="curl" text={curlSnippet(url, body)} />}
+            {url && <Snippet label="Python" text={pythonSnippet(url, body)} />}
+          </div>
+          <div>
+            <Logs logs={props.logs} />
+            <Events events={props.events} />
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { EndpointDetails } from './components/EndpointDetails';
+import { EndpointDetailsModel } from './details';
+import { merlinIcon } from './icons';
+import { proxyPath } from './snippets';
+import { ITreeRow } from './tree';
+
+/** An endpoint's details in a main-area tab; fetches only while the tab is shown. */
+export class EndpointDetailsWidget extends ReactWidget {
+  constructor(readonly model: EndpointDetailsModel) {
+    super();
+    this.addClass('jp-MerlinDetailsWidget');
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setVisible(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setVisible(false);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    const m = this.model;
+    return (
+      <UseSignal signal={m.changed}>
+        {() => (
+          <EndpointDetails
+            title={`${m.projectName} / ${m.modelName} · version ${m.version} · ${m.endpoint?.environment_name ?? ''}`}
+            endpoint={m.endpoint}
+            proxyUrl={m.endpoint?.url ? URLExt.join(PageConfig.getBaseUrl(), proxyPath(m.endpointId, m.endpoint.url)) : null}
+            logs={m.logs}
+            events={m.events}
+            error={m.error}
+            example={m.example}
+            tryIt={body => m.tryIt(body)}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+}
+
+/** Opens (or brings forward) the details tab of the endpoint in `row`. */
+export function openEndpointDetails(app: JupyterFrontEnd, row: ITreeRow): void {
+  const endpoint = row.endpoint!;
+  const id = `merlin-endpoint-${endpoint.id}`;
+  for (const widget of app.shell.widgets('main')) {
+    if (widget.id === id) {
+      app.shell.activateById(id);
+      return;
+    }
+  }
+  const model = new EndpointDetailsModel(
+    endpoint.model_id,
+    endpoint.version_id,
+    endpoint.id,
+    row.model!.name,
+    row.project.name
+  );
+  const widget = new MainAreaWidget({ content: new EndpointDetailsWidget(model) });
+  widget.id = id;
+  widget.title.label = `${row.model!.name} v${endpoint.version_id} · ${endpoint.environment_name}`;
+  widget.title.caption = `Endpoint ${endpoint.id}`;
+  widget.title.icon = merlinIcon;
+  widget.title.closable = true;
+  app.shell.add(widget, 'main');
+  app.shell.activateById(id);
+}

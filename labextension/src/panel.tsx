@@ -1,0 +1,60 @@
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { MerlinActions } from './actions';
+import { PanelView } from './components/PanelView';
+import { merlinIcon } from './icons';
+import { MerlinModel } from './model';
+
+/** The left-sidebar widget: renders the model's tree and polls only while it is shown. */
+export class MerlinPanel extends ReactWidget {
+  constructor(
+    readonly model: MerlinModel,
+    private readonly actions: MerlinActions
+  ) {
+    super();
+    this.id = 'merlin-panel';
+    this.title.icon = merlinIcon;
+    this.title.caption = 'Merlin: models and endpoints';
+    this.addClass('jp-MerlinPanel');
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setVisible(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setVisible(false);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    const model = this.model;
+    return (
+      <UseSignal signal={model.changed}>
+        {() => (
+          <PanelView
+            rows={model.rows}
+            selected={model.selected}
+            loaded={model.loaded}
+            error={model.error}
+            hasProjects={model.data.projects.length > 0}
+            actions={this.actions}
+            versionsOf={id => model.versions(id)}
+            onSelect={key => model.select(key)}
+            onToggle={key => void model.toggle(key)}
+            onExpand={key => void model.expand(key)}
+            onCollapse={key => model.collapse(key)}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+}
