@@ -1,0 +1,26 @@
+"""Merlin notebooks run unchanged (but for the URL and the token) with merlin-sdk 0.50.0."""
+from __future__ import annotations
+
+
+def test_standard_layout_flow(sdk, merlin_project):
+    seen = sdk.run("flow_standard.py", COMPAT_PROJECT=merlin_project)
+
+    assert merlin_project in seen["projects"]
+    assert "local" in seen["environments"] and seen["default_environment"] == "local"
+    assert seen["run"]["params"] == {"threshold": "0.5"}
+    assert seen["run"]["metrics"] == {"accuracy": 0.9}
+    assert seen["run"]["tags"].get("team") == "compat"
+
+    deploy = seen["deploy"]
+    assert deploy["status"] == "running" and deploy["url"].endswith(":predict")
+    assert deploy["predictions"] == deploy["own"]
+    assert seen["redeploy"]["same_id"] and seen["redeploy"]["predictions"] == deploy["own"]
+    assert seen["serve_first"]["predictions"] == deploy["own"]
+    later = seen["serve_later"]
+    assert later["same_model_endpoint"] and later["predictions"] == later["own"]
+    assert [m["env"] for m in seen["model_endpoints"]] == ["local"]
+    assert [e["status"] for e in seen["version_endpoints"]] == ["serving"]
+    assert seen["versions"] == [1, 2]
+    assert seen["after_stop"] in ([], ["terminated"])  # Merlin keeps it, terminated
+    assert set(seen["undeployed"]) == {"terminated"}
+    assert seen["failed_deploy"] and "no model logged" in seen["failed_deploy"]
