@@ -6,32 +6,36 @@ Merlin's fluent SDK (``set_project``, ``set_model``, ``new_model_version``, ``lo
 """
 from ._version import __version__
 
-_FLUENT = {
-    "set_url", "get_url", "set_project", "active_project", "set_model", "active_model",
-    "new_model_version", "log_param", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
-    "deploy", "undeploy", "logs", "serve_traffic", "stop_serving_traffic", "list_environments",
-    "list_projects", "list_models", "list_versions", "list_endpoints", "MerlinError",
-    "MerlinDeploymentError",
+_NAMES = {
+    "fluent": ("set_url", "get_url", "set_project", "active_project", "set_model", "active_model",
+               "new_model_version", "log_param", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
+               "list_environments", "list_projects", "list_models", "list_versions", "list_endpoints",
+               "default_environment", "MerlinError"),
+    "deployments": ("deploy", "undeploy", "logs", "follow_logs", "MerlinDeploymentError"),
+    "traffic": ("serve_traffic", "stop_serving_traffic", "rollback", "model_endpoint"),
 }
+_MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 
 
 def __getattr__(name: str):
-    if name in _FLUENT:
-        from . import fluent
+    if name in _MODULE_OF:
+        from importlib import import_module
 
-        return getattr(fluent, name)
+        return getattr(import_module(f".{_MODULE_OF[name]}", __name__), name)
     raise AttributeError(f"module 'merlin_jupyter' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_FLUENT])
+    return sorted([*globals(), *_MODULE_OF])
 
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext merlin_jupyter``: registers the ``%merlin`` magic."""
+    from .completion import register
     from .magics import MerlinMagics
 
     ipython.register_magics(MerlinMagics)
+    register(ipython)
 
 
 def _jupyter_labextension_paths():

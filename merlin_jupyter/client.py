@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 
@@ -83,23 +83,46 @@ class Client:
     def tracking_uri(self) -> str:
         return self.server_url + "merlin/mlflow"
 
-    def request(self, method: str, path: str, json_body: Any = None, **params: Any) -> Any:
-        params = {k: v for k, v in params.items() if v is not None}
+    def _unreachable(self, exc: httpx.HTTPError) -> MerlinError:
+        return MerlinError(
+            f"Cannot reach the Merlin control plane at {self.server_url} ({exc.__class__.__name__}: "
+            f"{exc}). Is the Jupyter server still running? Reconnect with `%merlin connect <url>` "
+            "or merlin.set_url(...)."
+        )
+
+    @staticmethod
+    def _error(response: httpx.Response) -> MerlinError:
         try:
-            response = self._http.request(method, path, json=json_body, params=params or None)
+            data = response.json()
+            message, field = data.get("error") or data.get("message"), data.get("field")
+        except ValueError:
+            message, field = response.text[:500], None
+        return MerlinError(message or f"HTTP {response.status_code}", response.status_code, field)
+
+    def request(self, method: str, path: str, json_body: Any = None, *, timeout: float | None = None,
+                **params: Any) -> Any:
+        params = {k: v for k, v in params.items() if v is not None}
+        extra = {"timeout": timeout} if timeout is not None else {}
+        try:
+            response = self._http.request(method, path, json=json_body, params=params or None, **extra)
         except httpx.HTTPError as exc:
-            raise MerlinError(
-                f"Cannot reach the Merlin control plane at {self.server_url} ({exc.__class__.__name__}: "
-                f"{exc}). Is the Jupyter server still running? Reconnect with merlin.set_url(...)."
-            ) from None
+            raise self._unreachable(exc) from None
         if response.status_code >= 400:
-            try:
-                data = response.json()
-                message, field = data.get("error") or data.get("message"), data.get("field")
-            except ValueError:
-                message, field = response.text[:500], None
-            raise MerlinError(message or f"HTTP {response.status_code}", response.status_code, field)
+            raise self._error(response)
         return response.json() if response.content else None
+
+    def stream_lines(self, path: str, **params: Any) -> "LineStream":
+        """GET ``path`` as a stream of text lines (no read timeout); errors are MerlinError."""
+        try:
+            request = self._http.build_request("GET", path, params=params, timeout=httpx.Timeout(10.0, read=None))
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            raise self._error(response)
+        return LineStream(response, self)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, **params)
@@ -112,3 +135,25 @@ class Client:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+
+class LineStream:
+    """Lines of a streamed answer as they arrive; ``close()`` (from any thread) ends it."""
+
+    def __init__(self, response: httpx.Response, client: Client):
+        self._response = response
+        self._client = client
+        self.closed = False
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self._response.iter_lines()
+        except (httpx.HTTPError, OSError, RuntimeError) as exc:
+            if not self.closed:
+                raise MerlinError(f"The log stream from {self._client.server_url} broke off ({exc}).") from None
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self._response.close()

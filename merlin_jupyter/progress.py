@@ -1,4 +1,9 @@
-"""Feedback while long work runs: one updating line in a notebook, plain lines elsewhere."""
+"""Feedback while a deploy runs: a live widget in a notebook, plain lines elsewhere.
+
+The widget lists each state the endpoint went through with the time it was reached; on success
+it shows the URL with a curl command and a Python snippet to copy, on failure the reason and the
+model server's last log lines (no traceback).
+"""
 from __future__ import annotations
 
 import html
@@ -6,48 +11,88 @@ import sys
 from typing import Any
 
 COLORS = {"pending": "#b58900", "running": "#2e7d32", "serving": "#1565c0", "failed": "#c62828"}
+PRE = "white-space:pre-wrap;margin:4px 0;padding:4px;border:1px solid var(--jp-border-color2,#ddd)"
 
 
-def _in_notebook() -> bool:
+def in_widget_frontend() -> bool:
+    """True in a Jupyter kernel with ipywidgets installed (JupyterLab, Notebook, VS Code)."""
     try:
         from IPython import get_ipython
 
         shell = get_ipython()
-        return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+        if shell is None or shell.__class__.__name__ != "ZMQInteractiveShell":
+            return False
+        import ipywidgets  # noqa: F401
+
+        return True
     except ImportError:
         return False
 
 
-class Progress:
-    """Shows ``title: state (elapsed) message``; updates in place in a notebook."""
+def _state(state: str) -> str:
+    color = COLORS.get(state, "inherit")
+    return f"<span style='color:{color};font-weight:bold'>{html.escape(state)}</span>"
 
-    def __init__(self, title: str):
+
+class DeployProgress:
+    """``update(state, message, elapsed)`` while waiting, then ``succeeded`` or ``failed``."""
+
+    def __init__(self, title: str, widget: bool | None = None):
         self.title = title
-        self._handle: Any = None
-        self._last = ""
-        self.notebook = _in_notebook()
+        self.steps: list[tuple[str, str, float]] = []  # (state, message, elapsed) as they changed
+        self.widget = in_widget_frontend() if widget is None else widget
+        self._view: Any = None
+        self._last_line = ""
 
-    def _html(self, state: str, message: str | None, elapsed: float) -> Any:
-        from IPython.display import HTML
-
-        color = COLORS.get(state, "inherit")
-        detail = f"<pre style='white-space:pre-wrap;margin:4px 0'>{html.escape(message)}</pre>" if message else ""
-        return HTML(f"<div><b>{html.escape(self.title)}</b>: <span style='color:{color};font-weight:bold'>"
-                    f"{html.escape(state)}</span> ({elapsed:.1f} s){detail}</div>")
-
+    # -- what the SDK calls ------------------------------------------------------------------
     def update(self, state: str, message: str | None, elapsed: float) -> None:
-        if self.notebook:
-            from IPython.display import display
+        if not self.steps or self.steps[-1][:2] != (state, message or ""):
+            self.steps.append((state, message or "", elapsed))
+            self._line(f"{self.title}: {state}" + (f" - {message}" if message else "") + f" ({elapsed:.1f} s)")
+        self._render(elapsed)
 
-            if self._handle is None:
-                self._handle = display(self._html(state, message, elapsed), display_id=True)
-            else:
-                self._handle.update(self._html(state, message, elapsed))
+    def succeeded(self, state: str, url: str, example: Any, elapsed: float) -> None:
+        from .resources import snippets
+
+        self.steps.append((state, url, elapsed))
+        curl, python = snippets(url, example)
+        self._line(f"{self.title}: {state} at {url} ({elapsed:.1f} s)\n{curl}")
+        self._render(elapsed, f"<b>URL</b> <code>{html.escape(url)}</code>"
+                              f"<div>curl</div><pre style='{PRE}'>{html.escape(curl)}</pre>"
+                              f"<div>Python</div><pre style='{PRE}'>{html.escape(python)}</pre>")
+
+    def failed(self, message: str, elapsed: float) -> None:
+        reason, _, log_lines = message.partition("\n")
+        self.steps.append(("failed", reason, elapsed))
+        self._line(f"{self.title}: failed ({elapsed:.1f} s)")
+        detail = f"<b>Why</b>: {html.escape(reason)}"
+        if log_lines.strip():
+            detail += f"<div>Last log lines</div><pre style='{PRE}'>{html.escape(log_lines.strip())}</pre>"
+        self._render(elapsed, detail)
+
+    # -- rendering ---------------------------------------------------------------------------
+    def html(self, elapsed: float, detail: str = "") -> str:
+        rows = "".join(
+            f"<tr><td style='text-align:right'>{at:.1f} s</td><td>{_state(state)}</td>"
+            f"<td style='text-align:left'>{html.escape(message)}</td></tr>"
+            for state, message, at in self.steps
+        )
+        return (f"<div><b>{html.escape(self.title)}</b> ({elapsed:.1f} s)"
+                f"<table>{rows}</table>{detail}</div>")
+
+    def _render(self, elapsed: float, detail: str = "") -> None:
+        if not self.widget:
             return
-        line = f"{self.title}: {state}" + (f" - {message}" if message else "")
-        if line != self._last:
-            print(line, file=sys.stderr, flush=True)
-            self._last = line
+        import ipywidgets
+        from IPython.display import display
 
-    def done(self, ok: bool, message: str | None, elapsed: float = 0.0) -> None:
-        self.update("running" if ok else "failed", message, elapsed)
+        if self._view is None:
+            self._view = ipywidgets.HTML()
+            display(self._view)
+        self._view.value = self.html(elapsed, detail)
+
+    def _line(self, line: str) -> None:
+        if self.widget or line == self._last_line:
+            return
+        print(line, file=sys.stderr, flush=True)
+        self._last_line = line

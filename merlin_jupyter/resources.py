@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Iterable
 
 STATUS_COLORS = {"pending": "#b58900", "running": "#2e7d32", "serving": "#1565c0",
                  "failed": "#c62828", "terminated": "#757575"}
@@ -44,7 +44,58 @@ def _cell(field: str, value: Any) -> str:
         return f"<span style='color:{color};font-weight:bold'>{html.escape(value)}</span>"
     if field == "message" and value:
         return f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(str(value))}</pre>"
-    return html.escape("" if value is None else str(value))
+    return html.escape(_text(value))
+
+
+class ResourceList(list):
+    """A list of resources that renders as one table (HTML in a notebook, text elsewhere)."""
+
+    def __init__(self, items: Iterable[Resource] = ()):
+        super().__init__(items)
+
+    def _columns(self) -> tuple[str, ...]:
+        if not self:
+            return ()
+        first = self[0]
+        return tuple(f for f in first.fields if any(f in r._data for r in self) and f != "message")
+
+    def __repr__(self) -> str:
+        if not self:
+            return "(none)"
+        columns = self._columns()
+        rows = [[_text(r._data.get(c)) for c in columns] for r in self]
+        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return "<i>(none)</i>"
+        columns = self._columns()
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{_cell(c, r._data.get(c))}</td>" for c in columns) + "</tr>"
+            for r in self
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def snippets(url: str, example: Any = None) -> tuple[str, str]:
+    """A curl command and a Python snippet that call ``url`` with ``{"instances": example}``."""
+    import json
+
+    body = json.dumps({"instances": example if example is not None else [[]]})
+    curl = f"curl -s -X POST {url} \\\n  -H 'Content-Type: application/json' \\\n  -d '{body}'"
+    python = (f"import httpx\n\nresponse = httpx.post(\n    {url!r},\n    json={body},\n)\n"
+              "print(response.json()[\"predictions\"])")
+    return curl, python
 
 
 class Environment(Resource):
@@ -64,12 +115,12 @@ class Model(Resource):
 
 class ModelVersion(Resource):
     kind = "version"
-    fields = ("id", "model_id", "mlflow_run_id", "labels", "artifact_uri", "mlflow_url")
+    fields = ("id", "model_id", "mlflow_run_id", "labels", "created_at", "artifact_uri")
 
 
 class VersionEndpoint(Resource):
     kind = "version endpoint"
-    fields = ("id", "status", "url", "environment_name", "revision", "message")
+    fields = ("id", "version_id", "status", "url", "environment_name", "revision", "message")
 
     def predict(self, instances: Any, timeout: float = 30.0) -> list[Any]:
         """Send ``{"instances": instances}`` to the endpoint and return its predictions."""
@@ -95,4 +146,4 @@ class VersionEndpoint(Resource):
 
 class ModelEndpoint(Resource):
     kind = "model endpoint"
-    fields = ("id", "model_id", "status", "url", "environment_name", "rule")
+    fields = ("id", "model_id", "status", "url", "environment_name", "traffic")

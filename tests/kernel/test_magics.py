@@ -3,16 +3,8 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import get_ipython
 
 from tests.conftest import sklearn_model, unique
-
-
-@pytest.fixture(scope="module")
-def ip():
-    shell = get_ipython()
-    shell.run_line_magic("load_ext", "merlin_jupyter")
-    return shell
 
 
 def test_log_deploy_predict_undeploy_in_four_lines(ip, control_plane, capsys):
