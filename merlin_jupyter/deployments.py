@@ -10,6 +10,7 @@ from .progress import DeployProgress
 from .resources import ModelVersion, VersionEndpoint
 
 LIVE = ("pending", "running", "serving")
+FAILURE_LINES = 5  # log lines in a failed deploy's error; the widget shows every line it got
 
 
 class MerlinDeploymentError(MerlinError):
@@ -61,10 +62,11 @@ def deploy(version: Any = None, environment_name: str | None = None,
         from .checks import check_version
 
         check_version(ver).raise_for_errors()
+    started = time.monotonic()
     existing = _active_endpoint(ver, environment_name)
     data = _client().put(f"{base}/{existing['id']}", body) if existing else _client().post(base, body)
     endpoint = VersionEndpoint(data)
-    return _wait(endpoint, ver, timeout) if wait else endpoint
+    return _wait(endpoint, ver, timeout, started) if wait else endpoint
 
 
 def _active_endpoint(ver: ModelVersion, environment_name: str | None) -> dict[str, Any] | None:
@@ -74,15 +76,14 @@ def _active_endpoint(ver: ModelVersion, environment_name: str | None) -> dict[st
     return live[0] if live else None
 
 
-def _wait(endpoint: VersionEndpoint, ver: ModelVersion, timeout: float) -> VersionEndpoint:
+def _wait(endpoint: VersionEndpoint, ver: ModelVersion, timeout: float, start: float) -> VersionEndpoint:
     base = f"/models/{ver.model_id}/versions/{ver.id}/endpoint"
     progress = DeployProgress(f"Version {ver.id} → {endpoint.environment_name}")
-    start = time.monotonic()
     data = endpoint.to_dict()
     while data["status"] == "pending" or (data.get("message") or "").startswith("Revision "):
         progress.update(data["status"], data.get("message"), time.monotonic() - start)
         if time.monotonic() - start > timeout:
-            progress.failed(f"still pending after {int(timeout)} s", time.monotonic() - start)
+            progress.failed(f"still pending after {int(timeout)} s", [], time.monotonic() - start)
             raise MerlinError(f"Endpoint {data['id']} is still pending after {int(timeout)} s: "
                               f"see `%merlin logs {ver.id}` (merlin.logs({ver.id})).")
         time.sleep(0.1)
@@ -90,10 +91,22 @@ def _wait(endpoint: VersionEndpoint, ver: ModelVersion, timeout: float) -> Versi
     endpoint = VersionEndpoint(data)
     elapsed = time.monotonic() - start
     if data["status"] == "failed" or (data.get("message") or "").startswith("Redeploy failed"):
-        progress.failed(data.get("message") or "the deploy failed", elapsed)
-        raise MerlinDeploymentError(f"The deploy failed: {data.get('message')}", endpoint)
+        reason, lines = split_failure(data.get("message") or "the deploy failed")
+        progress.failed(reason, lines, elapsed)
+        shown = "".join(f"\n  {line}" for line in lines[-FAILURE_LINES:])
+        raise MerlinDeploymentError(
+            f"The deploy of version {ver.id} to {endpoint.environment_name} failed: {reason}"
+            + (f"\nLast log lines:{shown}" if shown else "")
+            + f"\nAll of them: `%merlin logs {ver.id}` (merlin.logs({ver.id})).", endpoint)
     progress.succeeded(data["status"], data["url"], _example(ver), elapsed)
     return endpoint
+
+
+def split_failure(message: str) -> tuple[str, list[str]]:
+    """A failed endpoint's message as (reason, log lines): the server appends "Last log lines:"."""
+    reason, _, rest = message.partition("\n")
+    lines = [line for line in rest.splitlines() if line.strip() and line.strip() != "Last log lines:"]
+    return reason.strip(), lines
 
 
 def _example(ver: ModelVersion) -> Any:

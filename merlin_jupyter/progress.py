@@ -61,13 +61,13 @@ class DeployProgress:
                               f"<div>curl</div><pre style='{PRE}'>{html.escape(curl)}</pre>"
                               f"<div>Python</div><pre style='{PRE}'>{html.escape(python)}</pre>")
 
-    def failed(self, message: str, elapsed: float) -> None:
-        reason, _, log_lines = message.partition("\n")
+    def failed(self, reason: str, log_lines: list[str], elapsed: float) -> None:
         self.steps.append(("failed", reason, elapsed))
         self._line(f"{self.title}: failed ({elapsed:.1f} s)")
         detail = f"<b>Why</b>: {html.escape(reason)}"
-        if log_lines.strip():
-            detail += f"<div>Last log lines</div><pre style='{PRE}'>{html.escape(log_lines.strip())}</pre>"
+        if log_lines:
+            text = html.escape("\n".join(log_lines))
+            detail += f"<div>Last log lines of the model server</div><pre style='{PRE}'>{text}</pre>"
         self._render(elapsed, detail)
 
     # -- rendering ---------------------------------------------------------------------------
