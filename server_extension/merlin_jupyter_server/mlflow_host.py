@@ -13,6 +13,8 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
+from .store.db import MIGRATION_LOCK
+
 
 class MlflowHost:
     def __init__(self, store_uri: str, artifact_root: str, prefix: str, workers: int = 4):
@@ -41,14 +43,23 @@ class MlflowHost:
             # start several servers) must not log into the first one's store.
             handlers._tracking_store = handlers._model_registry_store = handlers._artifact_repo = None
 
-            self._container.set_result(WSGIContainer(self._mounted(flask_app), executor=self.executor))
+            self._container.set_result(
+                WSGIContainer(self._mounted(flask_app, handlers), executor=self.executor))
         except BaseException as exc:  # noqa: BLE001 - reported on every request instead
             self._container.set_exception(exc)
 
-    def _mounted(self, app: Callable) -> Callable:
+    def _mounted(self, app: Callable, handlers: Any) -> Callable:
         prefix = self.prefix
+        opened = []
 
         def mounted(environ: dict[str, Any], start_response: Callable) -> Any:
+            if not opened:
+                # MLflow opens its store on first use, creating its tables on a new database,
+                # with Alembic: that must not overlap the control plane's own first open of it
+                # (or any other migration in this process), which fails ("KeyError: 'script'").
+                with MIGRATION_LOCK:
+                    handlers._get_tracking_store()
+                opened.append(True)
             path = environ.get("PATH_INFO", "")
             environ["SCRIPT_NAME"] = prefix
             environ["PATH_INFO"] = path[len(prefix):] if path.startswith(prefix) else path

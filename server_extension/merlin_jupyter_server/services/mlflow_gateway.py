@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable
 
 from ..errors import Unavailable
+from ..store.db import MIGRATION_LOCK
 
 
 class MlflowGateway:
@@ -47,7 +48,9 @@ class MlflowGateway:
                     if self._store_uri:
                         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-                        self._store = SqlAlchemyStore(self._store_uri, self._artifact_root)
+                        # Its first open creates the tables with Alembic: one migration at a time.
+                        with MIGRATION_LOCK:
+                            self._store = SqlAlchemyStore(self._store_uri, self._artifact_root)
                     else:
                         from mlflow.tracking import MlflowClient
 

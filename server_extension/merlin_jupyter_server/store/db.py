@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import threading
 from typing import Iterator
 
 from alembic import command
@@ -16,6 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
+# Alembic keeps its running migration in module globals, so two upgrades in one process (this
+# store's and the hosted MLflow's, or two servers' in tests) must not overlap: both take this.
+MIGRATION_LOCK = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -42,7 +46,7 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (creates it on a new database)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with MIGRATION_LOCK, engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
