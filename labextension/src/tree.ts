@@ -20,7 +20,12 @@ export interface ITreeRow {
   version?: IVersion;
   endpoint?: IVersionEndpoint;
   modelEndpoint?: IModelEndpoint;
+  /** Said under an expanded row whose children were fetched and are none. */
+  empty?: string;
 }
+
+export const NO_MODELS = 'No models yet: add one with +, or log one from a notebook.';
+export const NO_VERSIONS = 'No versions yet: log one from a notebook (%merlin log).';
 
 export interface ITreeData {
   projects: IProject[];
@@ -86,12 +91,20 @@ function versionRows(data: ITreeData, project: IProject, model: IModel, out: ITr
 }
 
 function modelRows(data: ITreeData, project: IProject, out: ITreeRow[]): void {
-  for (const model of data.models.get(project.id) ?? []) {
+  const models = data.models.get(project.id);
+  if (models && !models.length) {
+    out[out.length - 1].empty = NO_MODELS;
+  }
+  for (const model of models ?? []) {
     const key = modelKey(model);
     const expanded = data.expanded.has(key);
-    out.push({ key, kind: 'model', depth: 2, parent: projectKey(project), expandable: true, expanded, project, model });
+    const row: ITreeRow = { key, kind: 'model', depth: 2, parent: projectKey(project), expandable: true, expanded, project, model };
+    out.push(row);
     if (!expanded) {
       continue;
+    }
+    if (data.versions.get(model.id)?.length === 0) {
+      row.empty = NO_VERSIONS;
     }
     for (const modelEndpoint of model.endpoints.filter(me => me.status !== 'terminated')) {
       out.push({

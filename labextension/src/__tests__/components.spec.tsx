@@ -3,7 +3,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 
 import { DeployForm } from '../components/DeployForm';
 import { StatusBadge } from '../components/StatusBadge';
-import { TrafficForm } from '../components/TrafficForm';
+import { formatRule, TrafficForm } from '../components/TrafficForm';
 import { deployFormDefaults, validateDeploy, validateTraffic } from '../validation';
 import { endpoint, environment, version } from './fixtures';
 
@@ -45,5 +45,12 @@ describe('components', () => {
     expect(html).toContain('Its current rule is replaced in one step.');
     // A pending endpoint is not offered.
     expect(html).not.toContain('cccccccc');
+  });
+
+  it('writes the rule one destination a line', () => {
+    expect(formatRule({ destinations: [{ version_endpoint_id: 'a', weight: 70 }, { version_endpoint_id: 'b', weight: 30 }], mirror: { id: 'c' } })).toBe(
+      '{\n  "destinations": [\n    {"version_endpoint_id": "a", "weight": 70},\n    {"version_endpoint_id": "b", "weight": 30}\n  ],\n  "mirror": {"id": "c"}\n}'
+    );
+    expect(JSON.parse(formatRule({ destinations: [] }))).toEqual({ destinations: [], mirror: null });
   });
 });

@@ -1,4 +1,4 @@
-import { buildRows, describeRule, ITreeData, keyAction, sortEndpoints } from '../tree';
+import { buildRows, describeRule, ITreeData, keyAction, NO_MODELS, NO_VERSIONS, sortEndpoints } from '../tree';
 import { endpoint, model, modelEndpoint, project, version } from './fixtures';
 
 function data(expanded: string[]): ITreeData {
@@ -34,6 +34,17 @@ describe('tree rows', () => {
     const v2 = rows.find(r => r.key === 'v:10:2')!;
     expect(v2.expandable).toBe(false);
     expect(rows.find(r => r.key === 'e:e2-bbbbbbbb')!.parent).toBe('v:10:1');
+  });
+
+  it('says so under an expanded project or model that has nothing yet', () => {
+    const d = data(['p:1', 'm:10']);
+    d.models.set(2, []);
+    d.expanded.add('p:2');
+    d.versions.set(10, []);
+    const rows = buildRows(d);
+    expect(rows.find(r => r.key === 'p:2')!.empty).toBe(NO_MODELS);
+    expect(rows.find(r => r.key === 'm:10')!.empty).toBe(NO_VERSIONS);
+    expect(rows.find(r => r.key === 'p:1')!.empty).toBeUndefined();
   });
 
   it('orders endpoints serving, running, pending, failed, terminated', () => {

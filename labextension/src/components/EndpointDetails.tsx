@@ -60,6 +60,18 @@ function Settings(props: { endpoint: IVersionEndpoint }): JSX.Element {
   return <div className="jp-MerlinDetails-settings">{parts.join(' · ')}</div>;
 }
 
+/** Why the request box cannot send now, by the endpoint's status. */
+export function notAnswering(endpoint: IVersionEndpoint | null): string {
+  switch (endpoint?.status) {
+    case 'terminated':
+      return 'This endpoint was undeployed: its URL no longer answers.';
+    case 'failed':
+      return 'This endpoint failed to deploy: its reason is above and in the logs.';
+    default:
+      return 'The endpoint answers once it is running.';
+  }
+}
+
 function TryIt(props: IEndpointDetailsProps): JSX.Element {
   const [body, setBody] = React.useState<string | null>(null);
   const [result, setResult] = React.useState<ITryResult | null>(null);
@@ -90,7 +102,7 @@ function TryIt(props: IEndpointDetailsProps): JSX.Element {
         <Button className="jp-MerlinDetails-send" disabled={!up || !!invalid || sending || !text} onClick={send}>
           <runIcon.react tag="span" /> {sending ? 'Sending…' : 'Send'}
         </Button>
-        {!up && <span className="jp-MerlinField-hint">The endpoint answers once it is running.</span>}
+        {!up && <span className="jp-MerlinField-hint">{notAnswering(props.endpoint)}</span>}
         {result && (
           <span className={`jp-MerlinDetails-status${result.status < 400 ? ' jp-mod-ok' : ' jp-mod-error'}`} aria-live="polite">
             {result.status} {result.statusText} · {Math.round(result.latency)} ms

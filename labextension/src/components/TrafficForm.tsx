@@ -1,7 +1,7 @@
 import { addIcon, Button, closeIcon, HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IEnvironment, IVersion, IVersionEndpoint } from '../api';
+import { IEnvironment, ITrafficRule, IVersion, IVersionEndpoint } from '../api';
 import { evenWeights, ITrafficForm, routable, toTrafficRule, weightTotal } from '../validation';
 import { Field, IFormProps, inputProps } from './Field';
 
@@ -68,6 +68,17 @@ function DestinationRow(props: ITrafficFormProps & { index: number; options: IVe
   );
 }
 
+/** The rule as the API receives it, one destination a line so it fits the dialog. */
+export function formatRule(rule: ITrafficRule): string {
+  const lines = rule.destinations.map(
+    d => `    {"version_endpoint_id": ${JSON.stringify(d.version_endpoint_id)}, "weight": ${d.weight}}`
+  );
+  const mirror = rule.mirror ? `{"id": ${JSON.stringify(rule.mirror.id)}}` : 'null';
+  return ['{', '  "destinations": [', lines.join(',\n'), '  ],', `  "mirror": ${mirror}`, '}']
+    .filter(line => line !== '')
+    .join('\n');
+}
+
 function addDestination(value: ITrafficForm, options: IVersionEndpoint[]): ITrafficForm {
   const used = new Set(value.destinations.map(d => d.endpointId));
   const next = options.find(e => !used.has(e.id) && e.id !== value.mirror);
@@ -122,7 +133,7 @@ export function TrafficForm(props: ITrafficFormProps): JSX.Element {
       </Field>
       <details className="jp-MerlinTraffic-rule" open>
         <summary>Rule to apply</summary>
-        <pre>{JSON.stringify(toTrafficRule(value), null, 2)}</pre>
+        <pre>{formatRule(toTrafficRule(value))}</pre>
       </details>
     </div>
   );

@@ -93,7 +93,9 @@ function RowLabel(props: { row: ITreeRow; versionsOf: ITreeProps['versionsOf'] }
           <trafficIcon.react tag="span" className="jp-MerlinTree-icon" />
           <span className="jp-MerlinTree-name">{me.environment_name}</span>
           <StatusBadge status={me.status} />
-          <span className="jp-MerlinTree-meta jp-MerlinTree-rule">{describeRule(me, props.versionsOf(row.model!.id))}</span>
+          <span className="jp-MerlinTree-meta jp-MerlinTree-rule" title={me.url ?? undefined}>
+            {describeRule(me, props.versionsOf(row.model!.id))}
+          </span>
         </>
       );
     }
@@ -124,9 +126,25 @@ function RowLabel(props: { row: ITreeRow; versionsOf: ITreeProps['versionsOf'] }
   }
 }
 
+/** What a row is called in its buttons' accessible names, e.g. "churn version 2 in local". */
+export function rowName(row: ITreeRow): string {
+  switch (row.kind) {
+    case 'project':
+      return row.project.name;
+    case 'model':
+      return row.model!.name;
+    case 'traffic':
+      return `${row.model!.name} traffic in ${row.modelEndpoint!.environment_name}`;
+    case 'version':
+      return `${row.model!.name} version ${row.version!.id}`;
+    case 'endpoint':
+      return `${row.model!.name} version ${row.endpoint!.version_id} in ${row.endpoint!.environment_name}`;
+  }
+}
+
 function Row(props: ITreeProps & { row: ITreeRow; focusable: boolean; rowRef: (el: HTMLDivElement | null) => void }): JSX.Element {
   const { row } = props;
-  const name = row.kind === 'endpoint' ? `endpoint ${row.endpoint!.environment_name}` : row.key;
+  const name = rowName(row);
   return (
     <div
       ref={props.rowRef}
@@ -227,13 +245,19 @@ export function Tree(props: ITreeProps): JSX.Element {
   return (
     <div ref={container} role="tree" aria-label="Merlin projects, models, versions and endpoints" className="jp-MerlinTree" onKeyDown={onKeyDown}>
       {props.rows.map(row => (
-        <Row
-          key={row.key}
-          {...props}
-          row={row}
-          focusable={row.key === focusKey}
-          rowRef={el => (el ? refs.current.set(row.key, el) : refs.current.delete(row.key))}
-        />
+        <React.Fragment key={row.key}>
+          <Row
+            {...props}
+            row={row}
+            focusable={row.key === focusKey}
+            rowRef={el => (el ? refs.current.set(row.key, el) : refs.current.delete(row.key))}
+          />
+          {row.empty && (
+            <div role="none" className="jp-MerlinTree-hint" style={{ paddingLeft: `${row.depth * 14 + 24}px` }}>
+              {row.empty}
+            </div>
+          )}
+        </React.Fragment>
       ))}
     </div>
   );

@@ -1,0 +1,279 @@
+"""The Merlin panel in Chromium against a real JupyterLab, control plane and model servers.
+
+The tests share one JupyterLab page and run in file order: the first sees the fresh server's
+empty panel, the next ones deploy, try and route through the panel, the last looks at it in dark.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.api.test_deploy import deploy
+from tests.conftest import log_version, sklearn_model, unique
+
+pytestmark = pytest.mark.browser
+
+DIALOG = ".jp-Dialog"
+ACCEPT = ".jp-Dialog .jp-Dialog-button.jp-mod-accept"
+
+
+def open_panel(page: Page) -> None:
+    tab = page.locator(".jp-SideBar [data-id='merlin-panel']")
+    if tab.get_attribute("aria-selected") != "true":
+        tab.click()
+    expect(page.locator("#merlin-panel")).to_be_visible()
+
+
+def row(page: Page, kind: str, text: str = ""):
+    return page.locator(f"#merlin-panel [role=treeitem][data-kind={kind}]", has_text=text)
+
+
+def expand(item) -> None:
+    # Only rows with children have aria-expanded (a version once it has an endpoint).
+    expect(item).to_have_attribute("aria-expanded", re.compile("true|false"))
+    if item.get_attribute("aria-expanded") != "true":
+        item.locator(".jp-MerlinTree-caret").click()
+    expect(item).to_have_attribute("aria-expanded", "true")
+
+
+def row_button(item, name: str):
+    return item.get_by_role("button", name=re.compile(f"^{re.escape(name)}"))
+
+
+def badge(item):
+    return item.locator(".jp-MerlinBadge")
+
+
+@pytest.fixture(scope="module")
+def world(lab) -> dict[str, Any]:
+    """What the tests create, handed from one to the next (they run in file order)."""
+    return {"api": lab.client()}
+
+
+def test_empty_panel_points_to_the_quickstart_and_creates_a_project(page: Page, shot):
+    open_panel(page)
+    empty = page.locator(".jp-MerlinPanel-empty")
+    expect(empty).to_contain_text("No projects yet")
+    expect(empty.get_by_role("button", name="Open 01-quickstart.ipynb")).to_be_visible()
+    shot(page, "empty panel")
+
+    page.get_by_role("button", name="New project").first.click()
+    dialog = page.locator(DIALOG)
+    name = dialog.get_by_label("Project name")
+    name.fill("Bad_Name")
+    expect(dialog.get_by_role("alert")).to_contain_text("lowercase letters")
+    expect(page.locator(ACCEPT)).to_be_disabled()
+    shot(page, "new project dialog refuses a bad name")
+    project = unique("panel")
+    name.fill(project)
+    expect(page.locator(ACCEPT)).to_be_enabled()
+    page.locator(ACCEPT).click()
+    expect(row(page, "project", project)).to_be_visible()
+    expect(row(page, "project", project)).to_have_attribute("aria-selected", "true")
+
+
+def test_a_project_created_through_the_api_appears_and_the_tree_works_by_keyboard(
+        page: Page, shot, lab, world):
+    api = world["api"]
+    status, project = api.post("/projects", json={"name": unique("churn")})
+    assert status == 201, project
+    status, model = api.post(f"/projects/{project['id']}/models",
+                             json={"name": "churn", "type": "sklearn"})
+    assert status == 201, model
+    clf, sample = sklearn_model()
+    sample = sample.round(3)  # short enough to read in the request box
+    log_version(lab, api, model["id"], clf, sample, labels={"stage": "baseline"})
+    log_version(lab, api, model["id"], clf, sample, labels={"stage": "tuned"})
+    world.update(project=project, model=model, clf=clf, sample=sample)
+
+    # Found by the panel's polling, without a reload.
+    project_row = row(page, "project", project["name"])
+    expect(project_row).to_be_visible(timeout=10_000)
+    # Keyboard: focus the row, Right expands it, Down moves to the model, Right expands that.
+    project_row.click()
+    project_row.press("ArrowRight")
+    expect(project_row).to_have_attribute("aria-expanded", "true")
+    model_row = row(page, "model", "churn")
+    expect(model_row).to_be_visible()
+    project_row.press("ArrowDown")
+    expect(model_row).to_be_focused()
+    model_row.press("ArrowRight")
+    expect(model_row).to_have_attribute("aria-expanded", "true")
+    expect(row(page, "version")).to_have_count(2)
+    expect(row(page, "version", "v2")).to_contain_text("stage=tuned")
+    shot(page, "project from the API expanded by keyboard")
+
+
+def test_deploy_through_the_dialog_until_the_badge_says_running(page: Page, shot, world):
+    version_row = row(page, "version", "v1")
+    row_button(version_row, "Deploy").click()
+    dialog = page.locator(DIALOG)
+    expect(dialog).to_contain_text("Deploy churn version 1")
+    expect(dialog.get_by_label("Environment")).to_have_value("local")
+    # Mistakes are named next to their field and the dialog cannot be sent.
+    dialog.get_by_label("CPU").fill("lots")
+    dialog.get_by_label("Min replicas").fill("3")
+    expect(dialog).to_contain_text("CPU is a number of cores")
+    expect(dialog).to_contain_text("Minimum replicas (3) is more than the maximum")
+    expect(page.locator(ACCEPT)).to_be_disabled()
+    shot(page, "deploy dialog points at mistakes")
+    dialog.get_by_label("CPU").fill("500m")
+    dialog.get_by_label("Min replicas").fill("1")
+    dialog.get_by_label("Memory").fill("256Mi")
+    dialog.get_by_role("button", name="Add variable").click()
+    dialog.get_by_label("Variable 1 name").fill("GREETING")
+    dialog.get_by_label("Variable 1 value").fill("hello")
+    expect(page.locator(ACCEPT)).to_be_enabled()
+    shot(page, "deploy dialog filled in")
+    page.locator(ACCEPT).click()
+    expect(dialog).to_have_count(0)
+
+    endpoint_row = row(page, "endpoint", "local")
+    expect(endpoint_row).to_have_count(1)
+    # The new endpoint is revealed and selected; its badge follows the server's status.
+    expect(endpoint_row).to_have_attribute("aria-selected", "true")
+    expect(badge(endpoint_row)).to_have_text("running", timeout=60_000)
+    shot(page, "endpoint running")
+    endpoints = world["api"].get(f"/models/{world['model']['id']}/versions/1/endpoint")[1]
+    assert len(endpoints) == 1
+    endpoint = endpoints[0]
+    assert endpoint["status"] == "running", endpoint["message"]
+    assert endpoint["resource_request"]["cpu_request"] == "500m"
+    assert endpoint["env_vars"] == [{"name": "GREETING", "value": "hello"}]
+    world["endpoint1"] = endpoint
+
+
+def test_try_it_shows_predictions_and_latency(page: Page, shot, world):
+    endpoint_row = row(page, "endpoint", "local")
+    row_button(endpoint_row, "Details").click()
+    details = page.locator(".jp-MerlinDetails")
+    expect(details).to_be_visible()
+    expect(details.locator(".jp-MerlinDetails-header")).to_contain_text("running")
+    expect(details).to_contain_text(world["endpoint1"]["url"])
+    expect(details.get_by_label("curl snippet", exact=True)).to_contain_text("curl -sS -X POST")
+    expect(details.get_by_label("Python snippet", exact=True)).to_contain_text("httpx.post(")
+    body = details.get_by_label("Request body (JSON)")
+    body.fill('{"instances": %s}' % world["sample"].tolist())
+    details.get_by_role("button", name="Send").click()
+    expected = world["clf"].predict(world["sample"]).tolist()
+    response = details.get_by_label("Response")
+    expect(response).to_contain_text('"predictions"')
+    assert [int(n) for n in re.findall(r"-?\d+", response.inner_text())] == expected
+    expect(details.locator(".jp-MerlinDetails-status")).to_have_text(re.compile(r"^200 OK · \d+ ms$"))
+    # Live logs and the events of this endpoint.
+    expect(details.get_by_label("Model server logs")).not_to_have_text("No output yet.")
+    expect(details.locator(".jp-MerlinDetails-events")).to_contain_text("version 1")
+    shot(page, "endpoint details after try it")
+
+
+def test_traffic_split_between_two_versions(page: Page, shot, world):
+    api, model = world["api"], world["model"]
+    # A second version, deployed through the API: the panel shows it on its own.
+    world["endpoint2"] = deploy(api, model["id"], 2)
+    assert world["endpoint2"]["status"] == "running", world["endpoint2"]["message"]
+    open_panel(page)
+    expand(row(page, "version", "v2"))
+    expect(badge(row(page, "endpoint", world["endpoint2"]["id"][:8]))).to_have_text("running")
+
+    row_button(row(page, "model", "churn"), "Edit traffic").click()
+    dialog = page.locator(DIALOG)
+    expect(dialog).to_contain_text("A new model endpoint is created.")
+    add = dialog.get_by_role("button", name="Add destination")
+    add.click()
+    add.click()
+    # Two destinations start even; 70 + 20 is refused with the total, 70 + 30 is applied.
+    expect(dialog.get_by_label("Weight of destination 2 (percent)")).to_have_value("50")
+    dialog.get_by_label("Weight of destination 1 (percent)").fill("70")
+    dialog.get_by_label("Weight of destination 2 (percent)").fill("20")
+    expect(dialog).to_contain_text("Total: 90% (must be 100)")
+    expect(page.locator(ACCEPT)).to_be_disabled()
+    dialog.get_by_label("Weight of destination 2 (percent)").fill("30")
+    expect(dialog).to_contain_text("Total: 100% ✓")
+    expect(dialog.locator(".jp-MerlinTraffic-rule pre")).to_contain_text('"weight": 30')
+    shot(page, "traffic editor with the rule to apply")
+    page.locator(ACCEPT).click()
+    expect(dialog).to_have_count(0)
+
+    traffic = row(page, "traffic", "local")
+    expect(traffic).to_contain_text(re.compile(r"v[12] 70% · v[12] 30%"))
+    expect(badge(traffic)).to_have_text("serving", timeout=30_000)
+    for endpoint_row in row(page, "endpoint").all():
+        expect(badge(endpoint_row)).to_have_text("serving", timeout=30_000)
+    # The details tab of version 1's endpoint, still open, follows as well.
+    expect(page.locator(".jp-MerlinDetails-header .jp-MerlinBadge")).to_have_text("serving")
+    shot(page, "model endpoint serving 70-30")
+    status, model_endpoints = api.get(f"/models/{model['id']}/endpoints")
+    assert status == 200
+    weights = {d["version_endpoint_id"]: d["weight"]
+               for d in model_endpoints[0]["rule"]["destinations"]}
+    assert sorted(weights.values()) == [30, 70]
+    assert set(weights) == {world["endpoint1"]["id"], world["endpoint2"]["id"]}
+    world["model_endpoint"] = model_endpoints[0]
+
+
+def test_undeploy_is_refused_while_serving_then_confirmed(page: Page, shot, world):
+    first = row(page, "endpoint", world["endpoint1"]["id"][:8])
+    row_button(first, "Undeploy").click()
+    confirm = page.locator(DIALOG)
+    expect(confirm).to_contain_text("Its server stops and its URL stops answering")
+    page.locator(ACCEPT).click()
+    # The API refuses (the endpoint serves traffic) and its sentence is shown as it is.
+    error = page.locator(DIALOG)
+    expect(error).to_contain_text("Could not undeploy")
+    expect(error).to_contain_text("remove it from the model endpoint's rule")
+    shot(page, "undeploy refused while serving")
+    error.get_by_role("button", name="Close").click()
+    expect(page.locator(DIALOG)).to_have_count(0)
+
+    # All traffic to version 2, then version 1 is no longer serving and can go.
+    row_button(row(page, "traffic", "local"), "Edit traffic").click()
+    dialog = page.locator(DIALOG)
+    expect(dialog).to_contain_text("Its current rule is replaced in one step.")
+    chosen = [select.input_value()
+              for select in dialog.locator("select[aria-label^='Destination']").all()]
+    index = chosen.index(world["endpoint1"]["id"]) + 1
+    dialog.get_by_role("button", name=f"Remove destination {index}").click()
+    dialog.get_by_label("Weight of destination 1 (percent)").fill("100")
+    expect(dialog.locator(".jp-MerlinTraffic-rule pre")).not_to_contain_text(world["endpoint1"]["id"])
+    page.locator(ACCEPT).click()
+    expect(dialog).to_have_count(0)
+    expect(badge(first)).to_have_text("running", timeout=30_000)
+    row_button(first, "Undeploy").click()
+    page.locator(ACCEPT).click()
+    expect(badge(first)).to_have_text("terminated", timeout=30_000)
+    expect(row_button(first, "Undeploy")).to_be_disabled()
+    shot(page, "version 1 undeployed")
+    endpoint = world["api"].get(
+        f"/models/{world['model']['id']}/versions/1/endpoint/{world['endpoint1']['id']}")[1]
+    assert endpoint["status"] == "terminated"
+
+
+def test_dark_theme(page: Page, shot, world):
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "
+                  "{theme: 'JupyterLab Dark'})")
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=15_000)
+    # The details tab of version 1's endpoint is still open: show it beside the panel.
+    open_panel(page)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn v1").click()
+    expect(page.locator(".jp-MerlinDetails")).to_contain_text("terminated")
+    panel = page.locator("#merlin-panel")
+    background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
+    # A dark background: every channel well under the middle.
+    channels = [int(c) for c in re.findall(r"\d+", background)[:3]]
+    assert max(channels) < 100, background
+    shot(page, "dark theme")
+
+    # The palette lists the panel's commands; the ones about the selection say what they act on.
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator("#command-palette")
+    palette.locator("input").fill("Merlin")
+    for label in ("Deploy Selected Version…", "Undeploy Selected Endpoint…",
+                  "Edit Traffic of Selected Model…", "Open Selected Endpoint Details"):
+        expect(palette).to_contain_text(label)
+    shot(page, "palette commands in the dark theme")
+    page.keyboard.press("Escape")
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "
+                  "{theme: 'JupyterLab Light'})")
