@@ -27,12 +27,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import tornado.httpclient
+import aiohttp
 import tornado.web
 
 log = logging.getLogger("merlin.router")
 TOKEN_ENV = "MERLIN_ROUTER_TOKEN"
 MAX_MIRRORS_IN_FLIGHT = 64  # beyond this, mirror copies are dropped rather than queued
+PREDICT_TIMEOUT = aiohttp.ClientTimeout(total=300)
+MIRROR_TIMEOUT = aiohttp.ClientTimeout(total=30)
 FORWARD_HEADERS = ("Content-Type", "Accept")
 
 
@@ -94,7 +96,7 @@ class Table:
 
 
 class RouterHandler(tornado.web.RequestHandler):
-    def initialize(self, table: Table, client: tornado.httpclient.AsyncHTTPClient, mirrors: set):
+    def initialize(self, table: Table, client: Upstream, mirrors: set):
         self.table, self.client, self.mirrors = table, client, mirrors
 
     def answer_error(self, status: int, message: str) -> None:
@@ -111,21 +113,17 @@ class RouterHandler(tornado.web.RequestHandler):
         destination = route.pick()
         if route.mirror is not None:
             self._mirror(route.mirror, protocol)
-        request = tornado.httpclient.HTTPRequest(
-            destination.url(protocol), method="POST", body=self.request.body,
-            headers={k: self.request.headers[k] for k in FORWARD_HEADERS if k in self.request.headers},
-            request_timeout=300)
+        headers = {k: self.request.headers[k] for k in FORWARD_HEADERS if k in self.request.headers}
         try:
-            response = await self.client.fetch(request, raise_error=False)
-        except OSError as exc:
-            return self._unreachable(project, model, destination, str(exc))
-        if response.code == 599:
-            return self._unreachable(project, model, destination, str(response.error))
-        self.set_status(response.code, response.reason)
-        self.set_header("Content-Type", response.headers.get("Content-Type", "application/json"))
+            status, reason, content_type, body = await self.client.forward(
+                destination.url(protocol), self.request.body, headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return self._unreachable(project, model, destination, str(exc) or type(exc).__name__)
+        self.set_status(status, reason)
+        self.set_header("Content-Type", content_type)
         self.set_header("X-Merlin-Version", str(destination.version))
         self.set_header("X-Merlin-Version-Endpoint", destination.endpoint_id)
-        self.finish(response.body or b"")
+        self.finish(body)
 
     def _unreachable(self, project: str, model: str, destination: Destination, why: str) -> None:
         self.set_header("X-Merlin-Version", str(destination.version))
@@ -135,11 +133,9 @@ class RouterHandler(tornado.web.RequestHandler):
     def _mirror(self, destination: Destination, protocol: str) -> None:
         if len(self.mirrors) >= MAX_MIRRORS_IN_FLIGHT:
             return  # a slow mirror must not pile up memory; dropping copies is the mirror's deal
-        request = tornado.httpclient.HTTPRequest(
-            destination.url(protocol), method="POST", body=self.request.body,
-            headers={"Content-Type": self.request.headers.get("Content-Type", "application/json")},
-            request_timeout=30)
-        task = asyncio.ensure_future(self.client.fetch(request, raise_error=False))
+        task = asyncio.ensure_future(self.client.mirror(
+            destination.url(protocol), self.request.body,
+            {"Content-Type": self.request.headers.get("Content-Type", "application/json")}))
         self.mirrors.add(task)
         task.add_done_callback(_forget(self.mirrors))
 
@@ -177,8 +173,55 @@ class HealthHandler(tornado.web.RequestHandler):
         self.finish({"routes": sorted(self.table.routes), "generation": self.table.generation})
 
 
-def make_app(table: Table, token: str) -> tornado.web.Application:
-    client = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=1024)
+class Upstream:
+    """Keep-alive connections to the version endpoints, made on first use (inside the loop).
+
+    A new TCP connection per proxied request costs the router and the model server more than the
+    rest of the hop; aiohttp pools them (it is already installed for MLflow and kubernetes)."""
+
+    def __init__(self) -> None:
+        self._pooled: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
+
+    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        if self._pooled is None:
+            options = {"auto_decompress": False, "skip_auto_headers": ("User-Agent", "Accept-Encoding")}
+            self._pooled = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1024, limit_per_host=256), **options)
+            self._fresh = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True), **options)
+        return self._pooled, self._fresh
+
+    async def forward(self, url: str, body: bytes, headers: dict) -> tuple[int, str, str, bytes]:
+        """POST and return (status, reason, content type, body).
+
+        A pooled connection can be closed by the server just as a request goes out on it (a
+        redeployed revision exits); the request then never reached a model, so it is sent once
+        more on a new connection instead of failing."""
+        pooled, fresh = self._sessions()
+        try:
+            return await self._post(pooled, url, body, headers)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            return await self._post(fresh, url, body, headers)
+
+    @staticmethod
+    async def _post(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict):
+        async with session.post(url, data=body, headers=headers, timeout=PREDICT_TIMEOUT) as response:
+            content = await response.read()
+            return (response.status, response.reason or "", response.headers.get("Content-Type", "application/json"),
+                    content)
+
+    async def mirror(self, url: str, body: bytes, headers: dict) -> None:
+        async with self._sessions()[0].post(url, data=body, headers=headers, timeout=MIRROR_TIMEOUT) as response:
+            await response.read()
+
+    async def close(self) -> None:
+        for session in (self._pooled, self._fresh):
+            if session is not None:
+                await session.close()
+
+
+def make_app(table: Table, token: str, client: Upstream | None = None) -> tornado.web.Application:
+    client = client or Upstream()
     mirrors: set = set()
     return tornado.web.Application([
         (r"/-/reload", ReloadHandler, {"table": table, "token": token}),
@@ -193,7 +236,8 @@ def make_app(table: Table, token: str) -> tornado.web.Application:
 async def run(args: argparse.Namespace) -> None:
     table = Table(args.rules)
     table.load()
-    app = make_app(table, os.environ.get(TOKEN_ENV, ""))
+    upstream = Upstream()
+    app = make_app(table, os.environ.get(TOKEN_ENV, ""), upstream)
     server = app.listen(args.port, address=args.host, xheaders=False)
     log.info("routing model endpoints on http://%s:%s", args.host, args.port)
     stop = asyncio.Event()
@@ -204,6 +248,7 @@ async def run(args: argparse.Namespace) -> None:
     await stop.wait()
     server.stop()
     await server.close_all_connections()
+    await upstream.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -125,6 +125,9 @@ class Supervisor:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
         server.stop()  # no new connections; in-flight requests finish below
+        # Keep-alive clients (the local router) would go on sending on their open connections and
+        # keep this worker busy until the grace period ends: answer the rest with Connection: close.
+        server.conn_params.no_keep_alive = True
         deadline = time.monotonic() + self.grace
         while self.active() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import Counter
 
@@ -9,7 +10,7 @@ import httpx
 import psutil
 
 from ..conftest import log_version, sklearn_model
-from .test_deploy import deploy
+from .test_deploy import deploy, server_pid
 
 
 def serve(api, model_id: int, rule: dict, model_endpoint_id: int | None = None) -> dict:
@@ -81,3 +82,45 @@ def test_the_router_comes_back_after_a_restart_on_the_same_url(control_plane, li
             assert time.monotonic() < deadline, "the router did not come back"
             time.sleep(0.1)
     assert answer.status_code == 200 and answer.json()["predictions"] == clf.predict(sample).tolist()
+
+
+def test_a_redeploy_behind_a_model_endpoint_fails_no_request(control_plane, live_api, live_model):
+    """Clients keep their connections to the router, the router keeps its to the model server:
+    the old revision must still hand every request over to the new one."""
+    api, model = live_api, live_model
+    clf, sample = sklearn_model()
+    log_version(control_plane, api, model["id"], clf, sample)
+    endpoint = deploy(api, model["id"], 1)
+    me = serve(api, model["id"], split((endpoint, 100)))
+    old_pid = server_pid(endpoint["url"])
+    failures, answered, stop = [], [0], threading.Event()
+
+    def load():
+        with httpx.Client() as client:  # keep-alive to the router
+            while not stop.is_set():
+                try:
+                    answer = client.post(me["url"] + "/v1/predict", json={"instances": sample.tolist()})
+                    if answer.status_code != 200:
+                        failures.append(answer.text)
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                answered[0] += 1
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        path = f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}"
+        status, body = api.put(path, json={"env_vars": [{"name": "REVISION", "value": "2"}]})
+        assert status == 200, body
+        deadline = time.monotonic() + 60
+        while psutil.pid_exists(old_pid) or api.get(path)[1]["revision"] == endpoint["revision"]:
+            assert time.monotonic() < deadline, api.get(path)[1]
+            time.sleep(0.1)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == [] and answered[0] > 20, (failures[:3], answered)
+    assert api.get(path)[1]["status"] == "serving"
