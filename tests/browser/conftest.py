@@ -43,8 +43,8 @@ def lab(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
                                          "--LabApp.check_for_updates_class="
                                          "jupyterlab.handlers.announcements.NeverCheckForUpdate"])
     cp.start()
-    # MLflow creates its tables on first use (~20 s here): let that overlap JupyterLab's page load
-    # instead of the first test that logs a version.
+    # MLflow creates its tables on first use (~20 s here) and takes seconds to import: let both
+    # overlap JupyterLab's page load instead of the first test that logs a version.
     warm = threading.Thread(target=_warm_mlflow, args=(cp,), daemon=True)
     warm.start()
     yield cp
@@ -56,6 +56,10 @@ def lab(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
 
 
 def _warm_mlflow(cp: ControlPlaneProcess) -> None:
+    # This process logs versions with MLflow and scikit-learn: import them meanwhile too.
+    import mlflow.sklearn  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
     try:
         httpx.get(cp.url + "merlin/mlflow/api/2.0/mlflow/experiments/search?max_results=1",
                   headers=cp.headers, timeout=120)

@@ -39,6 +39,10 @@ def expand(item) -> None:
     expect(item).to_have_attribute("aria-expanded", "true")
 
 
+def endpoint_row(page: Page, endpoint_id: str):
+    return page.locator(f"#merlin-panel [role=treeitem][data-key='e:{endpoint_id}']")
+
+
 def row_button(item, name: str):
     return item.get_by_role("button", name=re.compile(f"^{re.escape(name)}"))
 
@@ -67,6 +71,15 @@ def test_empty_panel_points_to_the_quickstart_and_creates_a_project(page: Page, 
     expect(dialog.get_by_role("alert")).to_contain_text("lowercase letters")
     expect(page.locator(ACCEPT)).to_be_disabled()
     shot(page, "new project dialog refuses a bad name")
+    page.locator(DIALOG).get_by_role("button", name="Cancel").click()
+
+    # This server's root has no quickstart notebook: the panel says where to find it.
+    empty.get_by_role("button", name="Open 01-quickstart.ipynb").click()
+    expect(page.locator(DIALOG)).to_contain_text("notebooks/01-quickstart.ipynb")
+    page.locator(DIALOG).get_by_role("button", name="Close").click()
+
+    page.get_by_role("button", name="New project").first.click()
+    name = page.locator(DIALOG).get_by_label("Project name")
     project = unique("panel")
     name.fill(project)
     expect(page.locator(ACCEPT)).to_be_enabled()
@@ -176,7 +189,7 @@ def test_traffic_split_between_two_versions(page: Page, shot, world):
     assert world["endpoint2"]["status"] == "running", world["endpoint2"]["message"]
     open_panel(page)
     expand(row(page, "version", "v2"))
-    expect(badge(row(page, "endpoint", world["endpoint2"]["id"][:8]))).to_have_text("running")
+    expect(badge(endpoint_row(page, world["endpoint2"]["id"]))).to_have_text("running")
 
     row_button(row(page, "model", "churn"), "Edit traffic").click()
     dialog = page.locator(DIALOG)
@@ -200,8 +213,8 @@ def test_traffic_split_between_two_versions(page: Page, shot, world):
     traffic = row(page, "traffic", "local")
     expect(traffic).to_contain_text(re.compile(r"v[12] 70% · v[12] 30%"))
     expect(badge(traffic)).to_have_text("serving", timeout=30_000)
-    for endpoint_row in row(page, "endpoint").all():
-        expect(badge(endpoint_row)).to_have_text("serving", timeout=30_000)
+    for item in row(page, "endpoint").all():
+        expect(badge(item)).to_have_text("serving", timeout=30_000)
     # The details tab of version 1's endpoint, still open, follows as well.
     expect(page.locator(".jp-MerlinDetails-header .jp-MerlinBadge")).to_have_text("serving")
     shot(page, "model endpoint serving 70-30")
@@ -214,8 +227,21 @@ def test_traffic_split_between_two_versions(page: Page, shot, world):
     world["model_endpoint"] = model_endpoints[0]
 
 
+def test_redeploy_starts_from_the_endpoints_settings(page: Page, world):
+    row_button(endpoint_row(page, world["endpoint1"]["id"]), "Redeploy").click()
+    dialog = page.locator(DIALOG)
+    expect(dialog).to_contain_text("Redeploy churn version 1 in local")
+    # An endpoint does not move between environments; the rest is what it was deployed with.
+    expect(dialog.get_by_label("Environment")).to_be_disabled()
+    expect(dialog.get_by_label("CPU")).to_have_value("500m")
+    expect(dialog.get_by_label("Memory")).to_have_value("256Mi")
+    expect(dialog.get_by_label("Variable 1 name")).to_have_value("GREETING")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+
+
 def test_undeploy_is_refused_while_serving_then_confirmed(page: Page, shot, world):
-    first = row(page, "endpoint", world["endpoint1"]["id"][:8])
+    first = endpoint_row(page, world["endpoint1"]["id"])
     row_button(first, "Undeploy").click()
     confirm = page.locator(DIALOG)
     expect(confirm).to_contain_text("Its server stops and its URL stops answering")
@@ -251,6 +277,29 @@ def test_undeploy_is_refused_while_serving_then_confirmed(page: Page, shot, worl
     assert endpoint["status"] == "terminated"
 
 
+def test_a_failed_deploy_shows_its_reason(page: Page, shot, world):
+    api, model = world["api"], world["model"]
+    # A version whose run has no model logged cannot be served.
+    status, version = api.post(f"/models/{model['id']}/versions", json={"labels": {"stage": "empty"}})
+    assert status == 201, version
+    status, endpoint = api.post(f"/models/{model['id']}/versions/{version['id']}/endpoint",
+                                json={"environment_name": "local"})
+    assert status == 201, endpoint
+    version_row = row(page, "version", f"v{version['id']}")
+    expand(version_row)
+    failed = endpoint_row(page, endpoint["id"])
+    expect(badge(failed)).to_have_text("failed", timeout=60_000)
+    reason = api.get(f"/models/{model['id']}/versions/{version['id']}/endpoint/{endpoint['id']}")[1]
+    assert reason["status"] == "failed" and reason["message"]
+    # The reason is in the row (and its tooltip) and at the top of the details.
+    expect(failed.locator(".jp-MerlinTree-meta")).to_have_attribute("title", reason["message"])
+    row_button(failed, "Details").click()
+    details = page.locator(".jp-MerlinDetails").filter(has_text=f"version {version['id']}")
+    expect(details.locator(".jp-MerlinPanel-error")).to_contain_text(reason["message"].splitlines()[0])
+    expect(details).to_contain_text("This endpoint failed to deploy")
+    shot(page, "failed deploy with its reason")
+
+
 def test_dark_theme(page: Page, shot, world):
     page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "
                   "{theme: 'JupyterLab Dark'})")
@@ -258,7 +307,7 @@ def test_dark_theme(page: Page, shot, world):
     # The details tab of version 1's endpoint is still open: show it beside the panel.
     open_panel(page)
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn v1").click()
-    expect(page.locator(".jp-MerlinDetails")).to_contain_text("terminated")
+    expect(page.locator(".jp-MerlinDetails:visible")).to_contain_text("terminated")
     panel = page.locator("#merlin-panel")
     background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
     # A dark background: every channel well under the middle.

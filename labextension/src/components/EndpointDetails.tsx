@@ -197,7 +197,9 @@ export function EndpointDetails(props: IEndpointDetailsProps): JSX.Element {
                   <div className="jp-MerlinField-hint">The second URL goes through Jupyter and needs its token (Authorization: token …).</div>
                 </>
               ) : (
-                <div className="jp-MerlinField-hint">No URL yet: the endpoint is {e.status}.</div>
+                <div className="jp-MerlinField-hint">
+                  {e.status === 'failed' ? 'No URL: the deploy failed.' : `No URL yet: the endpoint is ${e.status}.`}
+                </div>
               )}
               <Settings endpoint={e} />
             </section>
