@@ -13,6 +13,7 @@ _NAMES = {
                "default_environment", "MerlinError"),
     "deployments": ("deploy", "undeploy", "logs", "follow_logs", "MerlinDeploymentError"),
     "traffic": ("serve_traffic", "stop_serving_traffic", "rollback", "model_endpoint"),
+    "checks": ("check_version", "MerlinCheckError"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 

@@ -58,15 +58,27 @@ def deploy(version: Any = None, environment_name: str | None = None,
     base = f"/models/{ver.model_id}/versions/{ver.id}/endpoint"
     if dry_run:
         return Manifests(_client().post(base, body, dry_run="true")["manifests"])
-    if check:
-        from .checks import check_version
-
-        check_version(ver).raise_for_errors()
     started = time.monotonic()
+    progress = DeployProgress(f"Version {ver.id} → {environment_name or default_environment()}")
+    if check:
+        _check(ver, progress, started)
     existing = _active_endpoint(ver, environment_name)
     data = _client().put(f"{base}/{existing['id']}", body) if existing else _client().post(base, body)
     endpoint = VersionEndpoint(data)
-    return _wait(endpoint, ver, timeout, started) if wait else endpoint
+    return _wait(endpoint, ver, timeout, started, progress) if wait else endpoint
+
+
+def _check(ver: ModelVersion, progress: DeployProgress, started: float) -> None:
+    from .checks import check_version
+
+    progress.update("checking", "loading the model in a fresh process", 0.0)
+    result = check_version(ver)
+    elapsed = time.monotonic() - started
+    if not result.ok:
+        progress.failed(f"not deployed: {result.problem}", [], elapsed)
+    else:
+        progress.update("checked", f"it loads and predicts its input example ({result.seconds:.1f} s)", elapsed)
+    result.raise_for_errors()
 
 
 def _active_endpoint(ver: ModelVersion, environment_name: str | None) -> dict[str, Any] | None:
@@ -76,9 +88,9 @@ def _active_endpoint(ver: ModelVersion, environment_name: str | None) -> dict[st
     return live[0] if live else None
 
 
-def _wait(endpoint: VersionEndpoint, ver: ModelVersion, timeout: float, start: float) -> VersionEndpoint:
+def _wait(endpoint: VersionEndpoint, ver: ModelVersion, timeout: float, start: float,
+          progress: DeployProgress) -> VersionEndpoint:
     base = f"/models/{ver.model_id}/versions/{ver.id}/endpoint"
-    progress = DeployProgress(f"Version {ver.id} → {endpoint.environment_name}")
     data = endpoint.to_dict()
     while data["status"] == "pending" or (data.get("message") or "").startswith("Revision "):
         progress.update(data["status"], data.get("message"), time.monotonic() - start)

@@ -33,7 +33,7 @@ version_number.__name__ = "version"  # argparse says "invalid version value: 'x'
 class MerlinMagics(Magics):
     """Deploy models from a notebook. Each mistake is a UsageError saying what to type instead."""
 
-    check = Bool(False, help="Load the model in a fresh process and predict its input example before "
+    check = Bool(True, help="Load the model in a fresh process and predict its input example before "
                             "each %merlin deploy (skip once with --no-check).").tag(config=True)
 
     @line_magic
@@ -70,7 +70,9 @@ class MerlinMagics(Magics):
         try:
             return parse_argstring(fn, line)
         except UsageError as exc:
-            raise UsageError(f"{exc}. Try `%merlin {fn.__name__.strip('_')} --help`.") from None
+            hint = (" Quote an expression with spaces, e.g. --sample \"X_test[:, :2]\"."
+                    if "unrecognized arguments" in str(exc) else "")
+            raise UsageError(f"{exc}.{hint} Try `%merlin {fn.__name__.strip('_')} --help`.") from None
 
     # -- context -----------------------------------------------------------------------------
     @magic_arguments(name="merlin connect")
@@ -117,6 +119,10 @@ class MerlinMagics(Magics):
             for key, number in metrics:
                 fluent.log_metric(key, number)
             fluent.log_model(namespace[args.variable], input_example=sample)
+        if self.check:
+            from .checks import prepare
+
+            prepare()  # the deploy that usually follows finds its checker warm
         return version
 
     def _eval(self, expression: str, flag: str) -> Any:

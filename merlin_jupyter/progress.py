@@ -10,7 +10,7 @@ import html
 import sys
 from typing import Any
 
-COLORS = {"pending": "#b58900", "running": "#2e7d32", "serving": "#1565c0", "failed": "#c62828"}
+COLORS = {"checked": "#2e7d32", "pending": "#b58900", "running": "#2e7d32", "serving": "#1565c0", "failed": "#c62828"}
 PRE = "white-space:pre-wrap;margin:4px 0;padding:4px;border:1px solid var(--jp-border-color2,#ddd)"
 
 
