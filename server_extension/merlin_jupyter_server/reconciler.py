@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 from .deployers import Deployers
 from .deployers.base import DeploymentSpec, DeploymentStatus
 from .entities import EndpointStatus as S
-from .errors import MerlinError
+from .errors import MerlinError, Unavailable
 from .services.deployments import DeploymentStateService, EndpointWork, RouteWork
 
 log = logging.getLogger("merlin_jupyter_server.reconciler")
@@ -44,6 +44,9 @@ class Reconciler:
         self._passes = asyncio.Condition()
         self._task: asyncio.Task | None = None
         self._busy = False
+        # Rules that could not be applied because the cluster was unreachable:
+        # (model endpoint, generation) -> [when that began, last try]. Retried once per idle interval.
+        self._routes_waiting: dict[tuple[int, int], list[float]] = {}
 
     @property
     def running(self) -> bool:
@@ -107,8 +110,9 @@ class Reconciler:
             for w in work
         )
         await asyncio.gather(*(self._guard(self._endpoint(w), w.spec.endpoint_id) for w in work))
-        routes = await asyncio.to_thread(self.state.route_work)
-        self._busy = self._busy or bool(routes)
+        routes = [r for r in await asyncio.to_thread(self.state.route_work) if self._route_due(r)]
+        self._busy = self._busy or any(
+            (r.model_endpoint_id, r.generation) not in self._routes_waiting for r in routes)
         await asyncio.gather(*(self._guard(self._route(r), f"route {r.model_endpoint_id}") for r in routes))
 
     async def _guard(self, job: Awaitable[Any], what: str) -> None:
@@ -198,10 +202,30 @@ class Reconciler:
                 url = None
             else:
                 url = await deployer.route(work.spec)
+        except Unavailable as exc:
+            await self._route_unavailable(work, exc.message)
+            return
         except MerlinError as exc:
             await asyncio.to_thread(self.state.record_route_failed, work.model_endpoint_id, work.generation, exc.message)
             return
+        self._routes_waiting.pop((work.model_endpoint_id, work.generation), None)
         await asyncio.to_thread(self.state.record_routed, work.model_endpoint_id, work.generation, url)
+
+    def _route_due(self, work: RouteWork) -> bool:
+        waiting = self._routes_waiting.get((work.model_endpoint_id, work.generation))
+        return waiting is None or time.monotonic() - waiting[1] >= self.idle_interval
+
+    async def _route_unavailable(self, work: RouteWork, message: str) -> None:
+        """The cluster could not be asked: keep the rule pending and retry, up to pending_timeout."""
+        key, now = (work.model_endpoint_id, work.generation), time.monotonic()
+        waiting = self._routes_waiting.setdefault(key, [now, now])
+        waiting[1] = now
+        if now - waiting[0] <= self.pending_timeout:
+            await asyncio.to_thread(self.state.record_route_waiting, work.model_endpoint_id, work.generation, message)
+            return
+        del self._routes_waiting[key]
+        message = f"The traffic rule could not be applied within {int(self.pending_timeout)} s. Last seen: {message}"
+        await asyncio.to_thread(self.state.record_route_failed, work.model_endpoint_id, work.generation, message)
 
 
 def describe_failure(status: DeploymentStatus) -> str:

@@ -101,3 +101,17 @@ async def test_an_environment_without_a_domain_cannot_route(kube, deployer):
     d = deployer(domain="")
     with pytest.raises(DeploymentError, match="no 'domain'"):
         await d.route(route_spec(d.environment, [destination(1, 100)]))
+
+
+async def test_an_unreachable_cluster_leaves_the_rule_to_be_retried(deployer, tmp_path, free_port):
+    from kube_plugin import write_kubeconfig
+    from merlin_jupyter_server.errors import Unavailable
+
+    down = write_kubeconfig(f"http://127.0.0.1:{free_port()}", tmp_path / "down.kubeconfig")
+    d = deployer(kubeconfig=str(down))
+    spec = route_spec(d.environment, [destination(1, 100)])
+    # Unavailable, not a failure: the control plane keeps the model endpoint pending and retries.
+    with pytest.raises(Unavailable, match="Cannot reach .*will retry"):
+        await d.route(spec)
+    with pytest.raises(Unavailable, match="Cannot reach"):
+        await d.unroute(spec)

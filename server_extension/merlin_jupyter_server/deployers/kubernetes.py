@@ -31,7 +31,7 @@ from typing import Any, AsyncIterator
 
 from kubernetes.aio.client.exceptions import ApiException
 
-from ..errors import DeploymentError
+from ..errors import DeploymentError, Unavailable
 from . import artifact_store, k8s_status
 from . import k8s_manifests as m
 from .base import Deployer, DeploymentSpec, DeploymentStatus, Reachability, RouteSpec
@@ -262,7 +262,7 @@ class KubernetesDeployer(Deployer):
             await self.cluster.ensure_namespace(spec.project)
             await self.cluster.create_or_replace(m.VS_API, vs)
         except Unreachable as exc:
-            raise DeploymentError(str(exc)) from exc
+            raise Unavailable(str(exc)) from exc  # the model endpoint stays pending; retried
         scheme = self.config.get("url_scheme") or "http"
         return f"{scheme}://{vs['spec']['hosts'][0]}"
 
@@ -270,7 +270,7 @@ class KubernetesDeployer(Deployer):
         try:
             await self.cluster.delete(m.VS_API, spec.project, spec.model)
         except Unreachable as exc:
-            raise DeploymentError(str(exc)) from exc
+            raise Unavailable(str(exc)) from exc
 
     # -- health ---------------------------------------------------------------------------------
     async def check(self) -> Reachability:

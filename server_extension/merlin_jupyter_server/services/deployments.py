@@ -269,6 +269,19 @@ class DeploymentStateService:
                 row.model.project_id, row.model_id,
             )
 
+    def record_route_waiting(self, model_endpoint_id: int, generation: int, message: str) -> None:
+        """The rule is not applied yet (the cluster is unreachable): say so, and say it once."""
+        with self.db.session() as session:
+            row = session.get(ModelEndpointRow, model_endpoint_id)
+            if row is None or row.generation != generation or row.message == message:
+                return
+            row.message = message
+            events.record(
+                session, "reconciler", "route_waiting", "model_endpoint", row.id,
+                f"{row.model.name} in {row.environment_name}: {message}",
+                row.model.project_id, row.model_id,
+            )
+
     def record_route_failed(self, model_endpoint_id: int, generation: int, message: str) -> None:
         with self.db.session() as session:
             row = session.get(ModelEndpointRow, model_endpoint_id)
