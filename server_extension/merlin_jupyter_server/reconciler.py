@@ -47,6 +47,7 @@ class Reconciler:
         # Rules that could not be applied because the cluster was unreachable:
         # (model endpoint, generation) -> [when that began, last try]. Retried once per idle interval.
         self._routes_waiting: dict[tuple[int, int], list[float]] = {}
+        self._redeploys: dict[tuple[str, int], float] = {}  # (endpoint, revision) -> wait began
 
     @property
     def running(self) -> bool:
@@ -159,6 +160,8 @@ class Reconciler:
     async def _observe(self, deployer, work: EndpointWork, status: DeploymentStatus) -> None:
         endpoint, spec = work.endpoint, work.spec
         redeploying = bool(work.previous_handle)
+        if status.state != "pending":
+            self._redeploys.pop((endpoint.id, spec.revision), None)
         if status.state == "ready":
             if endpoint.status == S.PENDING or redeploying or status.url != endpoint.url:
                 previous = await asyncio.to_thread(
@@ -175,6 +178,8 @@ class Reconciler:
             if endpoint.status in (S.RUNNING, S.SERVING):
                 note = f"The model server was no longer running ({status.message}); starting it again."
             await self._deploy(deployer, spec, note)
+        elif redeploying:
+            await self._watch_redeploy(deployer, work, status)
         elif endpoint.status != S.PENDING:
             return
         elif _age(work.status_changed_at) <= self.pending_timeout:
@@ -186,6 +191,21 @@ class Reconciler:
                 f"Last seen: {status.message or 'still starting'}"
             )
             await self._fail(deployer, spec, describe_failure(DeploymentStatus("failed", message=message, logs=status.logs)))
+
+    async def _watch_redeploy(self, deployer, work: EndpointWork, status: DeploymentStatus) -> None:
+        """A new revision that never gets ready fails after pending_timeout; the old one stays.
+
+        The endpoint's own status does not change during a redeploy (the old revision serves),
+        so the start of the wait is kept here; after a restart the wait begins again."""
+        key = (work.endpoint.id, work.spec.revision)
+        since = self._redeploys.setdefault(key, time.monotonic())
+        if time.monotonic() - since <= self.pending_timeout:
+            return
+        del self._redeploys[key]
+        message = (f"Revision {work.spec.revision} did not become ready within {int(self.pending_timeout)} s. "
+                   f"Last seen: {status.message or 'still starting'}")
+        await self._fail(deployer, work.spec, describe_failure(
+            DeploymentStatus("failed", message=message, logs=status.logs)))
 
     async def _fail(self, deployer, spec: DeploymentSpec, message: str) -> None:
         leftovers = await asyncio.to_thread(self.state.record_failed, spec.endpoint_id, spec.revision, message)

@@ -166,3 +166,60 @@ def test_a_redeploy_keeps_the_url_and_fails_no_request(control_plane, live_api, 
             thread.join()
     assert current["url"] == endpoint["url"]
     assert failures == [] and answered[0] > 20, (failures[:3], answered)
+
+
+SLOW_SECOND_REVISION = '''
+import os
+import time
+
+import mlflow
+
+
+class SlowOnRevisionTwo(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        if os.environ.get("REVISION") == "2":
+            time.sleep(600)  # e.g. a feature store that does not answer
+
+    def predict(self, context, model_input):
+        return [0] * len(model_input)
+
+
+mlflow.models.set_model(SlowOnRevisionTwo())
+'''
+
+
+def test_a_redeploy_that_never_gets_ready_fails_and_the_old_revision_keeps_serving(tmp_path_factory):
+    import mlflow
+
+    from tests.conftest import ControlPlaneProcess, _stop_model_servers, unique
+
+    cp = ControlPlaneProcess(tmp_path_factory.mktemp("slow-redeploy"),
+                             extra_args=["--MerlinApp.pending_timeout=20"]).start()
+    try:
+        api = cp.client()
+        project = api.post("/projects", json={"name": unique("proj")})[1]
+        model = api.post(f"/projects/{project['id']}/models", json={"name": unique("model"), "type": "pyfunc"})[1]
+        version = api.post(f"/models/{model['id']}/versions", json={})[1]
+        code = tmp_path_factory.mktemp("code") / "slow_model.py"
+        code.write_text(SLOW_SECOND_REVISION)
+        os.environ["MLFLOW_TRACKING_TOKEN"] = cp.token
+        mlflow.set_tracking_uri(cp.url + "merlin/mlflow")
+        with mlflow.start_run(run_id=version["mlflow_run_id"]):
+            mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["mlflow"])
+        endpoint = deploy(api, model["id"], 1)
+        assert endpoint["status"] == "running", endpoint["message"]
+
+        path = f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}"
+        assert api.put(path, json={"env_vars": [{"name": "REVISION", "value": "2"}]})[0] == 200
+        deadline = time.monotonic() + 120
+        while "Redeploy failed" not in (api.get(path)[1]["message"] or ""):
+            assert time.monotonic() < deadline, api.get(path)[1]
+            time.sleep(0.5)
+        current = api.get(path)[1]
+        assert current["status"] == "running" and current["url"] == endpoint["url"]
+        assert "Revision 2 did not become ready within 20 s" in current["message"]
+        answer = httpx.post(endpoint["url"], json={"instances": [[1.0]]})
+        assert answer.status_code == 200 and answer.headers["X-Merlin-Server"] == str(server_pid(endpoint["url"]))
+    finally:
+        cp.stop()
+        _stop_model_servers(cp.home)
