@@ -18,6 +18,7 @@ export const CommandIDs = {
   redeploy: 'merlin:redeploy',
   undeploy: 'merlin:undeploy',
   editTraffic: 'merlin:edit-traffic',
+  stopServing: 'merlin:stop-serving',
   details: 'merlin:endpoint-details',
   quickstart: 'merlin:open-quickstart'
 } as const;
@@ -66,6 +67,11 @@ export function addCommands(
     label: 'Edit Traffic of Selected Model…',
     isEnabled: selectedIs('model', 'traffic', 'version', 'endpoint'),
     execute: () => actions.editTraffic(selected())
+  });
+  commands.addCommand(CommandIDs.stopServing, {
+    label: 'Stop Serving Traffic of Selected Model Endpoint…',
+    isEnabled: selectedIs('traffic'),
+    execute: () => actions.stopServing(selected())
   });
   commands.addCommand(CommandIDs.details, {
     label: 'Open Selected Endpoint Details',

@@ -176,6 +176,10 @@ def test_try_it_shows_predictions_and_latency(page: Page, shot, world):
     expect(response).to_contain_text('"predictions"')
     assert [int(n) for n in re.findall(r"-?\d+", response.inner_text())] == expected
     expect(details.locator(".jp-MerlinDetails-status")).to_have_text(re.compile(r"^200 OK · \d+ ms$"))
+    # The snippets send what was tried.
+    first_value = str(world["sample"].tolist()[0][0])
+    expect(details.get_by_label("curl snippet", exact=True)).to_contain_text(first_value)
+    expect(details.get_by_label("Python snippet", exact=True)).to_contain_text(first_value)
     # Live logs and the events of this endpoint.
     expect(details.get_by_label("Model server logs")).not_to_have_text("No output yet.")
     expect(details.locator(".jp-MerlinDetails-events")).to_contain_text("version 1")
@@ -319,9 +323,14 @@ def test_dark_theme(page: Page, shot, world):
     page.keyboard.press("Control+Shift+C")
     palette = page.locator("#command-palette")
     palette.locator("input").fill("Merlin")
-    for label in ("Deploy Selected Version…", "Undeploy Selected Endpoint…",
-                  "Edit Traffic of Selected Model…", "Open Selected Endpoint Details"):
-        expect(palette).to_contain_text(label)
+    items = palette.locator(".lm-CommandPalette-item")
+    for label in ("Undeploy Selected Endpoint…", "Redeploy Selected Endpoint…",
+                  "Open Selected Endpoint Details", "Edit Traffic of Selected Model…",
+                  "New Project…", "Open the Quickstart Notebook"):
+        expect(items.filter(has_text=label)).to_be_visible()
+    # The selection is an endpoint: deploying a version is not offered for it.
+    expect(items.filter(has_text="Deploy Selected Version…")).to_have_class(
+        re.compile("lm-mod-disabled"))
     shot(page, "palette commands in the dark theme")
     page.keyboard.press("Escape")
     page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "

@@ -2,6 +2,7 @@ import * as React from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 
 import { DeployForm } from '../components/DeployForm';
+import { notAnswering } from '../components/EndpointDetails';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatRule, TrafficForm } from '../components/TrafficForm';
 import { deployFormDefaults, validateDeploy, validateTraffic } from '../validation';
@@ -52,5 +53,11 @@ describe('components', () => {
       '{\n  "destinations": [\n    {"version_endpoint_id": "a", "weight": 70},\n    {"version_endpoint_id": "b", "weight": 30}\n  ],\n  "mirror": {"id": "c"}\n}'
     );
     expect(JSON.parse(formatRule({ destinations: [] }))).toEqual({ destinations: [], mirror: null });
+  });
+
+  it('says why the request box cannot send', () => {
+    expect(notAnswering(endpoint('a', 1, 'terminated'))).toMatch(/undeployed/);
+    expect(notAnswering(endpoint('a', 1, 'failed'))).toMatch(/failed to deploy/);
+    expect(notAnswering(endpoint('a', 1, 'pending'))).toMatch(/once it is running/);
   });
 });

@@ -72,8 +72,8 @@ export function notAnswering(endpoint: IVersionEndpoint | null): string {
   }
 }
 
-function TryIt(props: IEndpointDetailsProps): JSX.Element {
-  const [body, setBody] = React.useState<string | null>(null);
+function TryIt(props: IEndpointDetailsProps & { body: string | null; setBody: (body: string) => void }): JSX.Element {
+  const { body, setBody } = props;
   const [result, setResult] = React.useState<ITryResult | null>(null);
   const [failure, setFailure] = React.useState<string | null>(null);
   const [sending, setSending] = React.useState(false);
@@ -166,7 +166,9 @@ function Events(props: { events: IMerlinEvent[] }): JSX.Element {
 export function EndpointDetails(props: IEndpointDetailsProps): JSX.Element {
   const e = props.endpoint;
   const url = e?.url ?? '';
-  const body = props.example ?? '{"instances": [[0.5, 0.5, 0.5, 0.5]]}';
+  // What is typed in the request box (once something is), so the snippets send the same.
+  const [typed, setTyped] = React.useState<string | null>(null);
+  const body = typed ?? props.example ?? '{"instances": [[0.5, 0.5, 0.5, 0.5]]}';
   return (
     <div className="jp-MerlinDetails">
       <header className="jp-MerlinDetails-header">
@@ -203,7 +205,7 @@ export function EndpointDetails(props: IEndpointDetailsProps): JSX.Element {
               )}
               <Settings endpoint={e} />
             </section>
-            <TryIt {...props} />
+            <TryIt {...props} body={typed} setBody={setTyped} />
             {url && <Snippet label="curl" text={curlSnippet(url, body)} />}
             {url && <Snippet label="Python" text={pythonSnippet(url, body)} />}
           </div>
