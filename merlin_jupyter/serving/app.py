@@ -94,7 +94,8 @@ class V1Predict(PredictHandler):
     protocol = "v1"
 
     def post(self, name: str) -> None:
-        self.run(name, lambda: protocol_v1.predict(self.plane, self.body()))
+        # Custom models get the request headers too, as Merlin's PyFuncModel.infer does.
+        self.run(name, lambda: protocol_v1.predict(self.plane, self.body(), dict(self.request.headers)))
 
 
 class V2Infer(PredictHandler):

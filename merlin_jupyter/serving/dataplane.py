@@ -51,10 +51,10 @@ class DataPlane:
     def predict_instances(self, instances: Any) -> list:
         return to_list(self.predict(self.model.signature.convert(instances)))
 
-    def infer(self, body: dict) -> Any:
+    def infer(self, body: Any, headers: dict[str, str] | None = None) -> Any:
         """A custom model's ``infer(request)``: the body as sent, the answer as returned."""
         try:
-            return self.model.infer(body)
+            return self.model.infer(body, headers or {})
         except Exception as exc:  # noqa: BLE001 - the model's own error, told to the caller
             raise InvalidInput(f"the model's infer() failed: {type(exc).__name__}: {exc}") from None
 

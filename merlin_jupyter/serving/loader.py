@@ -23,7 +23,8 @@ class ServedModel:
     predict: Callable[[Any], Any]
     signature: InputSignature = field(default_factory=InputSignature)
     input_example: Any = None
-    infer: Callable[[dict], Any] | None = None  # custom models take the request body as it came
+    # custom models take the request body as it came, and its headers: ``infer(body, headers)``
+    infer: Callable[[Any, dict], Any] | None = None
     flavor: str = "pyfunc"
     load_seconds: float = 0.0
 
@@ -72,18 +73,26 @@ def _load_mlflow(uri: str) -> ServedModel:
         raise LoadFailed(f"MLflow could not load the model at {uri}: {type(exc).__name__}: {exc}") from exc
     schema = model.metadata.get_input_schema() if model.metadata else None
     served = ServedModel(predict=_fast_predict(model), signature=InputSignature(schema),
-                         input_example=_input_example(model), flavor=model.loader_module or "pyfunc")
-    custom = _custom_hooks(model)
-    if custom is not None:
-        served.infer = custom.infer
+                         input_example=_input_example(model), flavor=_loader_module(model) or "pyfunc")
+    infer = custom_infer(model)
+    if infer is not None:
+        served.infer = infer
         served.flavor = "custom"
     return served
+
+
+def _loader_module(model: Any) -> str | None:
+    # MLflow 1.x (isolated environments of merlin-sdk models) has no PyFuncModel.loader_module.
+    found = getattr(model, "loader_module", None)
+    if found is None and model.metadata is not None:
+        found = model.metadata.flavors.get("python_function", {}).get("loader_module")
+    return found
 
 
 def _fast_predict(model: Any) -> Callable[[Any], Any]:
     """The flavor's own predict when our signature conversion already did MLflow's checks."""
     impl = getattr(model, "_model_impl", None)
-    if model.loader_module == "mlflow.sklearn" and impl is not None and hasattr(impl, "predict"):
+    if _loader_module(model) == "mlflow.sklearn" and impl is not None and hasattr(impl, "predict"):
         return impl.predict
     return model.predict
 
@@ -95,9 +104,33 @@ def _input_example(model: Any) -> Any:
         return None
 
 
-def _custom_hooks(model: Any) -> Any:
-    try:
-        python_model = model.unwrap_python_model()
-    except Exception:  # noqa: BLE001 - not a python_function model
+def custom_infer(model: Any) -> Callable[[Any, dict], Any] | None:
+    """``infer(body, headers)`` of a model with Merlin's hooks, or None for a plain model.
+
+    A class deriving from merlin-sdk's own ``PyFuncModel`` is called as Merlin's model server
+    calls it: through its ``predict`` with the body and the request headers in Merlin's input
+    keys (it then calls ``infer(body, headers=...)``, or ``infer(body)`` for older models).
+    """
+    impl = getattr(model, "_model_impl", None)
+    python_model = getattr(impl, "python_model", None)
+    if python_model is None:
+        try:
+            python_model = model.unwrap_python_model()
+        except Exception:  # noqa: BLE001 - not a python_function model
+            return None
+    if not callable(getattr(python_model, "infer", None)):
         return None
-    return python_model if callable(getattr(python_model, "infer", None)) else None
+    if _is_merlin_pyfunc(python_model):
+        context = getattr(impl, "context", None)
+        return lambda body, headers: python_model.predict(
+            context, {MERLIN_INPUT_KEY: body, MERLIN_EXTRA_ARGS_KEY: {"headers": headers}})
+    return lambda body, headers: python_model.infer(body)
+
+
+# merlin.pyfunc's keys: its PyFuncModel.predict unpacks the request from these.
+MERLIN_INPUT_KEY, MERLIN_EXTRA_ARGS_KEY = "__INPUT__", "__EXTRA_ARGS__"
+
+
+def _is_merlin_pyfunc(python_model: Any) -> bool:
+    return any(cls.__module__ == "merlin.pyfunc" and cls.__name__ == "PyFuncModel"
+               for cls in type(python_model).__mro__)

@@ -29,9 +29,9 @@ def instances_of(body: Any) -> Any:
     raise InvalidInput(f"{EXPECTED}; found the keys {sorted(body)}")
 
 
-def predict(plane: DataPlane, body: Any) -> Any:
+def predict(plane: DataPlane, body: Any, headers: dict[str, str] | None = None) -> Any:
     if plane.model.infer is not None:
-        return plane.infer(body)
+        return plane.infer(body, headers)
     return {"predictions": plane.predict_instances(instances_of(body))}
 
 

@@ -15,11 +15,11 @@ import subprocess
 import sys
 import time
 from importlib import metadata
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import unique
+from tests.conftest import ControlPlaneProcess, _stop_model_servers as stop_model_servers, unique
 
 SCRIPTS = pathlib.Path(__file__).parent / "scripts"
 SDK_VERSION = "0.50.0"
@@ -31,8 +31,10 @@ def requirements() -> list[str]:
     recorded requirements) are served by the server's own environment."""
     return [
         f"merlin-sdk=={SDK_VERSION}",
-        # MLflow 1.26 imports pkg_resources, which setuptools 81 removed.
-        "setuptools<81",
+        # MLflow 1.26 imports pkg_resources (gone in setuptools 81), and with setuptools 80 its
+        # log_pyfunc_model fails copying artifacts ("No module named 'distutils._modified'");
+        # 68 works. A Merlin user's environment needs this pin too.
+        "setuptools<69",
         f"scikit-learn=={metadata.version('scikit-learn')}",
         "joblib",
     ]
@@ -114,14 +116,28 @@ class SdkRunner:
 
 
 @pytest.fixture(scope="session")
-def sdk(sdk_python, control_plane) -> SdkRunner:
-    return SdkRunner(sdk_python, control_plane)
+def compat_plane(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
+    """A control plane whose isolated model environments live in the cache too, so the
+    environment of merlin-sdk's pyfunc models is built once, not once per run."""
+    home = tmp_path_factory.mktemp("merlin-compat")
+    (home / "config").mkdir()
+    options = {"MerlinApp": {"deployer_options": {"envs_dir": str(cache_root() / "envs")}}}
+    (home / "config" / "jupyter_server_config.json").write_text(json.dumps(options))
+    cp = ControlPlaneProcess(home).start()
+    yield cp
+    cp.stop()
+    stop_model_servers(cp.home)
+
+
+@pytest.fixture(scope="session")
+def sdk(sdk_python, compat_plane) -> SdkRunner:
+    return SdkRunner(sdk_python, compat_plane)
 
 
 @pytest.fixture
-def merlin_project(live_api) -> str:
+def merlin_project(compat_plane) -> str:
     """Merlin's SDK never creates projects (MLP does); a user creates one in the panel first."""
     name = unique("compat")
-    status, body = live_api.post("/projects", json={"name": name})
+    status, body = compat_plane.client().post("/projects", json={"name": name})
     assert status == 201, body
     return name

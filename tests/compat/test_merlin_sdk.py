@@ -24,3 +24,16 @@ def test_standard_layout_flow(sdk, merlin_project):
     assert seen["after_stop"] in ([], ["terminated"])  # Merlin keeps it, terminated
     assert set(seen["undeployed"]) == {"terminated"}
     assert seen["failed_deploy"] and "no model logged" in seen["failed_deploy"]
+
+
+def test_pyfunc_model_in_its_own_environment(sdk, merlin_project):
+    seen = sdk.run("flow_pyfunc.py", timeout=480, COMPAT_PROJECT=merlin_project)
+
+    assert seen["xgboost_type"] == "xgboost"
+    assert seen["onnx_type"].startswith("refused by the SDK")  # merlin-sdk 0.50's own client
+    pyfunc = seen["pyfunc"]
+    assert pyfunc["status"] == "running"
+    # Merlin's PyFuncModel gets the body and the request headers, and answers as it likes.
+    assert pyfunc["answer"] == {"predictions": pyfunc["own"], "caller": "compat"}
+    assert "could not build the model's Python environment" in seen["broken_env"]
+    assert "scikit-learn==0.0.1" in seen["broken_env"]

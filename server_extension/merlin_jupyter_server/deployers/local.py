@@ -9,8 +9,9 @@ from typing import Any, AsyncIterator
 import httpx
 
 from ..errors import DeploymentError
+from . import local_envs
 from .base import Deployer, DeploymentSpec, DeploymentStatus, RouteSpec
-from .local_process import ProcessTable, client_host, free_port, port_free, tail
+from .local_process import ProcessTable, client_host, free_port, local_path, port_free, tail
 from .local_router import LocalRouter
 from .local_standby import StandbyPool
 
@@ -30,6 +31,9 @@ class LocalDeployer(Deployer):
         self.host = self.context.host or "127.0.0.1"
         self.python = self.context.python or sys.executable
         self.state_dir = self.context.state_dir or os.path.join(os.getcwd(), ".merlin")
+        # Isolated model environments; MerlinApp.deployer_options {"envs_dir": ...} can share
+        # them across data dirs (the compatibility tests build merlin-sdk's only once).
+        self.envs_root = self.context.options.get("envs_dir") or os.path.join(self.state_dir, "envs")
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self.standby = StandbyPool(self.processes, self.python, self.state_dir)
         self.router = LocalRouter(self.processes, self.python, self.host, self.state_dir,
@@ -99,14 +103,24 @@ class LocalDeployer(Deployer):
         log = self.log_path(spec)
         os.makedirs(os.path.dirname(log), exist_ok=True)
         command = self.command(spec, port)
+        # A model whose recorded requirements this environment does not meet gets its own.
+        env = await asyncio.to_thread(local_envs.plan, local_path(spec.model_uri), self.envs_root)
         try:
-            warm = await self.standby.take(command[3:], self._endpoint_env(spec), log)
+            if env is not None:
+                command = local_envs.builder_command(self.python, env, command[3:])
+                warm = None
+            else:
+                warm = await self.standby.take(command[3:], self._endpoint_env(spec), log)
             pid, started = warm or await asyncio.to_thread(
                 self.processes.spawn, command, self.environ(spec), log
             )
         except OSError as exc:
             raise DeploymentError(f"Could not start the model server: {exc}.") from exc
         handle = {"pid": pid, "started": started, "port": port, "log": log, "revision": spec.revision}
+        if env is not None:
+            handle["env"] = env.path
+            return DeploymentStatus("pending", message="preparing the model's own Python environment",
+                                    handle=handle)
         return DeploymentStatus("pending", message="starting the model server", handle=handle)
 
     # -- observe -------------------------------------------------------------------------
@@ -126,10 +140,18 @@ class LocalDeployer(Deployer):
             # and only an answer from this revision's own server counts.
             response = await self._http.get(ready_url, headers={"Connection": "close"})
         except httpx.HTTPError:
-            return DeploymentStatus("pending", message="the model server is starting", handle=handle)
+            return DeploymentStatus("pending", message=self._progress(handle) or "the model server is starting",
+                                    handle=handle)
         if response.status_code == 200 and response.headers.get("X-Merlin-Server") == str(pid):
             return DeploymentStatus("ready", url=self.url(spec, handle), handle=handle)
         return DeploymentStatus("pending", message="the model is loading", handle=handle)
+
+    def _progress(self, handle: dict[str, Any]) -> str | None:
+        """The last step an environment build reported (None for a plain model server)."""
+        if not handle.get("env"):
+            return None
+        lines = [line for line in tail(handle.get("log", ""), 200) if line.startswith(local_envs.PROGRESS)]
+        return lines[-1][len(local_envs.PROGRESS):].strip() if lines else None
 
     def _failed(self, handle: dict[str, Any], fallback: str) -> DeploymentStatus:
         lines = tail(handle.get("log", ""), LOG_TAIL_ON_FAILURE)

@@ -30,10 +30,22 @@ class VersionEndpointsHandler(MerlinHandler):
         self.reply(endpoint.to_api(), 201, {"Location": self.request.path + f"/{endpoint.id}"})
 
 
+# Merlin's own SDK sleeps 5 s after every poll that finds its new endpoint pending, though a
+# local endpoint is ready in about a second: for that client only, a GET of a pending endpoint
+# waits this long for it to move on before answering.
+MERLIN_SDK_AGENT = "merlin-sdk/"
+MERLIN_SDK_PENDING_WAIT = 4.0
+
+
 class VersionEndpointHandler(MerlinHandler):
     @protected
     async def get(self, model_id: str, version_id: str, endpoint_id: str) -> None:
-        endpoint = await self.call(self.merlin.endpoints.get, *_ids(model_id, version_id), endpoint_id)
+        ids = _ids(model_id, version_id)
+        endpoint = await self.call(self.merlin.endpoints.get, *ids, endpoint_id)
+        if endpoint.status.value == "pending" and \
+                self.request.headers.get("User-Agent", "").startswith(MERLIN_SDK_AGENT):
+            endpoint = await self.merlin.wait_for_endpoint(
+                *ids, endpoint_id, lambda e: e.status.value != "pending", MERLIN_SDK_PENDING_WAIT)
         self.reply(endpoint.to_api())
 
     @protected
