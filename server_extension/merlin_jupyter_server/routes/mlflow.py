@@ -9,10 +9,15 @@ from .base import MerlinHandler, protected
 
 class MlflowHandler(MerlinHandler):
     def check_xsrf_cookie(self) -> None:
-        # MLflow clients authenticate with the token (no XSRF needed); the MLflow UI's own
-        # requests carry no XSRF header, so for cookie sessions only reads are allowed.
-        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            super().check_xsrf_cookie()
+        # MLflow clients authenticate with the token (no XSRF needed). The MLflow UI's own
+        # requests carry no XSRF token, and it searches runs with POSTs; the browser marks them
+        # Sec-Fetch-Site: same-origin, a header no page can set, which a forged request from
+        # another site cannot carry. Anything else needs Jupyter's XSRF token as usual.
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        super().check_xsrf_cookie()
 
     @protected
     async def get(self, path: str = "") -> None:
