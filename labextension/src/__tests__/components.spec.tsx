@@ -41,6 +41,7 @@ describe('components', () => {
         environments={[environment()]} versions={versions} existing={['local']} />
     );
     expect(html).toContain('Total: 90% (must be 100)');
+    expect(html).toContain('Rule to apply: <span class="jp-MerlinTraffic-summary">v1 60% · v2 30%</span>');
     expect(html).toContain('The weights add up to 90');
     expect(html).toContain('&quot;version_endpoint_id&quot;: &quot;bbbbbbbb-2&quot;');
     expect(html).toContain('Its current rule is replaced in one step.');

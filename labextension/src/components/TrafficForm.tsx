@@ -79,6 +79,19 @@ export function formatRule(rule: ITrafficRule): string {
     .join('\n');
 }
 
+/** The rule in words, "v2 70% · v1 30% · mirror v3", naming endpoints by their version. */
+export function summarize(value: ITrafficForm, versions: IVersion[]): string {
+  const name = (id: string): string => {
+    const endpoint = versions.flatMap(v => v.endpoints).find(e => e.id === id);
+    return endpoint ? `v${endpoint.version_id}` : id ? id.slice(0, 8) : '?';
+  };
+  const parts = value.destinations.map(d => `${name(d.endpointId)} ${d.weight || 0}%`);
+  if (value.mirror) {
+    parts.push(`mirror ${name(value.mirror)}`);
+  }
+  return parts.length ? parts.join(' · ') : 'no destination yet';
+}
+
 function addDestination(value: ITrafficForm, options: IVersionEndpoint[]): ITrafficForm {
   const used = new Set(value.destinations.map(d => d.endpointId));
   const next = options.find(e => !used.has(e.id) && e.id !== value.mirror);
@@ -131,8 +144,10 @@ export function TrafficForm(props: ITrafficFormProps): JSX.Element {
           options={[{ value: '', label: 'no mirror' }, ...options.map(e => ({ value: e.id, label: endpointLabel(e) }))]}
           onChange={e => onChange({ ...value, mirror: e.currentTarget.value })} />
       </Field>
-      <details className="jp-MerlinTraffic-rule" open>
-        <summary>Rule to apply</summary>
+      <details className="jp-MerlinTraffic-rule">
+        <summary>
+          Rule to apply: <span className="jp-MerlinTraffic-summary">{summarize(value, props.versions)}</span>
+        </summary>
         <pre>{formatRule(toTrafficRule(value))}</pre>
       </details>
     </div>
