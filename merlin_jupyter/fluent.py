@@ -146,6 +146,14 @@ def log_param(key: str, value: Any) -> None:
     mlflow.log_param(key, value)
 
 
+def log_params(params: dict[str, Any]) -> None:
+    """Log several parameters in the current version's MLflow run, in one request."""
+    import mlflow
+
+    if params:
+        mlflow.log_params(params)
+
+
 def log_metric(key: str, value: float) -> None:
     """Log a metric in the current version's MLflow run."""
     import mlflow
@@ -163,8 +171,11 @@ def set_tag(key: str, value: str) -> None:
 def log_model(model: Any, input_example: Any = None, pip_requirements: list[str] | None = None) -> None:
     """Log ``model`` as the current version's model (under the run's ``model`` artifact).
 
-    scikit-learn estimators, XGBoost models and ``mlflow.pyfunc.PythonModel`` instances are
-    recognised; ``input_example`` (a few rows) records the signature, and the server checks it.
+    The flavor is recognised from the object's classes: scikit-learn, XGBoost, LightGBM,
+    PyTorch, TensorFlow/Keras, ONNX, or any ``mlflow.pyfunc.PythonModel``. ``input_example`` (a
+    few rows) records the signature; for models with ``predict`` it is predicted here, so a
+    sample of the wrong shape fails now, in words. Requirements are pinned to this kernel's
+    installed versions unless ``pip_requirements`` is given.
     """
     from .flavors import log_any
 
@@ -232,7 +243,7 @@ def default_environment() -> str:
 
 __all__: Iterable[str] = [
     "set_url", "get_url", "set_project", "active_project", "set_model", "active_model",
-    "new_model_version", "log_param", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
+    "new_model_version", "log_param", "log_params", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
     "list_environments", "list_projects", "list_models", "list_versions", "list_endpoints",
     "default_environment", "MerlinError",
 ]

@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool
 
-from . import deployments, fluent, traffic
+from . import deployments, flavors, fluent, traffic
 from .client import MerlinError
 
 SUBCOMMANDS = ("connect", "project", "model", "log", "deploy", "status", "logs", "predict", "traffic",
@@ -102,23 +102,25 @@ class MerlinMagics(Magics):
     @magic_arguments(name="merlin log")
     @argument("variable", help="a fitted model in the notebook's namespace")
     @argument("--sample", default=None, help="an expression giving a few input rows, e.g. X_test[:5]")
-    @argument("--param", action="append", default=[], help="KEY=VALUE, may repeat")
+    @argument("--param", action="append", default=[], help="KEY=VALUE, may repeat (the estimator's own params are logged too)")
     @argument("--metric", action="append", default=[], help="KEY=NUMBER, may repeat")
     def _log(self, line: str) -> Any:
-        """Log a fitted model from the notebook as a new version."""
+        """Log a fitted model from the notebook as a new version (flavor detected)."""
         args = self._args(self._log, line)
         namespace = self.shell.user_ns
         if args.variable not in namespace:
             raise UsageError(f"No variable {args.variable!r} in this notebook: train a model first, then "
                              f"`%merlin log <variable>`.")
+        model = namespace[args.variable]
+        flavors.detect(model)  # fails before a version is created if it cannot be logged
         sample = self._eval(args.sample, "--sample") if args.sample else None
         metrics = [(key, _number(value, key)) for key, value in _pairs(args.metric, "--metric")]
+        params = {**flavors.estimator_params(model), **dict(_pairs(args.param, "--param"))}
         with fluent.new_model_version() as version:
-            for key, value in _pairs(args.param, "--param"):
-                fluent.log_param(key, value)
+            fluent.log_params(params)
             for key, number in metrics:
                 fluent.log_metric(key, number)
-            fluent.log_model(namespace[args.variable], input_example=sample)
+            fluent.log_model(model, input_example=sample)
         if self.check:
             from .checks import prepare
 
