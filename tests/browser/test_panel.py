@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.api.test_deploy import deploy
 from tests.conftest import log_version, sklearn_model, unique
 
 pytestmark = pytest.mark.browser
@@ -99,8 +98,13 @@ def test_a_project_created_through_the_api_appears_and_the_tree_works_by_keyboar
     clf, sample = sklearn_model()
     sample = sample.round(3)  # short enough to read in the request box
     log_version(lab, api, model["id"], clf, sample, labels={"stage": "baseline"})
+    # Version 1 is deployed through the API (the traffic split needs two endpoints); it starts
+    # while version 2 is logged and the tree is browsed, and is watched later.
+    status, endpoint1 = api.post(f"/models/{model['id']}/versions/1/endpoint",
+                                 json={"environment_name": "local"})
+    assert status == 201, endpoint1
     log_version(lab, api, model["id"], clf, sample, labels={"stage": "tuned"})
-    world.update(project=project, model=model, clf=clf, sample=sample)
+    world.update(project=project, model=model, clf=clf, sample=sample, endpoint1=endpoint1)
 
     # Found by the panel's polling, without a reload.
     project_row = row(page, "project", project["name"])
@@ -121,10 +125,10 @@ def test_a_project_created_through_the_api_appears_and_the_tree_works_by_keyboar
 
 
 def test_deploy_through_the_dialog_until_the_badge_says_running(page: Page, shot, world):
-    version_row = row(page, "version", "v1")
+    version_row = row(page, "version", "v2")
     row_button(version_row, "Deploy").click()
     dialog = page.locator(DIALOG)
-    expect(dialog).to_contain_text("Deploy churn version 1")
+    expect(dialog).to_contain_text("Deploy churn version 2")
     expect(dialog.get_by_label("Environment")).to_have_value("local")
     # Mistakes are named next to their field and the dialog cannot be sent.
     dialog.get_by_label("CPU").fill("lots")
@@ -144,28 +148,31 @@ def test_deploy_through_the_dialog_until_the_badge_says_running(page: Page, shot
     page.locator(ACCEPT).click()
     expect(dialog).to_have_count(0)
 
-    endpoint_row = row(page, "endpoint", "local")
-    expect(endpoint_row).to_have_count(1)
-    # The new endpoint is revealed and selected; its badge follows the server's status.
-    expect(endpoint_row).to_have_attribute("aria-selected", "true")
-    expect(badge(endpoint_row)).to_have_text("running", timeout=60_000)
-    shot(page, "endpoint running")
-    endpoints = world["api"].get(f"/models/{world['model']['id']}/versions/1/endpoint")[1]
+    endpoints = world["api"].get(f"/models/{world['model']['id']}/versions/2/endpoint")[1]
     assert len(endpoints) == 1
     endpoint = endpoints[0]
-    assert endpoint["status"] == "running", endpoint["message"]
     assert endpoint["resource_request"]["cpu_request"] == "500m"
     assert endpoint["env_vars"] == [{"name": "GREETING", "value": "hello"}]
-    world["endpoint1"] = endpoint
+    # The new endpoint is revealed and selected; its badge follows the server's status.
+    new_row = endpoint_row(page, endpoint["id"])
+    expect(new_row).to_have_attribute("aria-selected", "true")
+    if badge(new_row).inner_text() == "pending":
+        shot(page, "endpoint pending")
+    expect(badge(new_row)).to_have_text("running", timeout=60_000)
+    shot(page, "endpoint running")
+    endpoint = world["api"].get(
+        f"/models/{world['model']['id']}/versions/2/endpoint/{endpoint['id']}")[1]
+    assert endpoint["status"] == "running", endpoint["message"]
+    world["endpoint2"] = endpoint
 
 
 def test_try_it_shows_predictions_and_latency(page: Page, shot, world):
-    endpoint_row = row(page, "endpoint", "local")
-    row_button(endpoint_row, "Details").click()
+    row_button(endpoint_row(page, world["endpoint2"]["id"]), "Details").click()
     details = page.locator(".jp-MerlinDetails")
     expect(details).to_be_visible()
     expect(details.locator(".jp-MerlinDetails-header")).to_contain_text("running")
-    expect(details).to_contain_text(world["endpoint1"]["url"])
+    expect(details.locator(".jp-MerlinDetails-header")).to_contain_text("version 2")
+    expect(details).to_contain_text(world["endpoint2"]["url"])
     expect(details.get_by_label("curl snippet", exact=True)).to_contain_text("curl -sS -X POST")
     expect(details.get_by_label("Python snippet", exact=True)).to_contain_text("httpx.post(")
     body = details.get_by_label("Request body (JSON)")
@@ -182,18 +189,18 @@ def test_try_it_shows_predictions_and_latency(page: Page, shot, world):
     expect(details.get_by_label("Python snippet", exact=True)).to_contain_text(first_value)
     # Live logs and the events of this endpoint.
     expect(details.get_by_label("Model server logs")).not_to_have_text("No output yet.")
-    expect(details.locator(".jp-MerlinDetails-events")).to_contain_text("version 1")
+    expect(details.locator(".jp-MerlinDetails-events")).to_contain_text("version 2")
     shot(page, "endpoint details after try it")
 
 
 def test_traffic_split_between_two_versions(page: Page, shot, world):
     api, model = world["api"], world["model"]
-    # A second version, deployed through the API: the panel shows it on its own.
-    world["endpoint2"] = deploy(api, model["id"], 2)
-    assert world["endpoint2"]["status"] == "running", world["endpoint2"]["message"]
+    # Version 1's endpoint, deployed through the API, is in the tree on its own.
+    endpoint1 = api.wait_endpoint(model["id"], 1, world["endpoint1"]["id"])
+    assert endpoint1["status"] == "running", endpoint1["message"]
     open_panel(page)
-    expand(row(page, "version", "v2"))
-    expect(badge(endpoint_row(page, world["endpoint2"]["id"]))).to_have_text("running")
+    expand(row(page, "version", "v1"))
+    expect(badge(endpoint_row(page, endpoint1["id"]))).to_have_text("running")
 
     row_button(row(page, "model", "churn"), "Edit traffic").click()
     dialog = page.locator(DIALOG)
@@ -221,7 +228,7 @@ def test_traffic_split_between_two_versions(page: Page, shot, world):
     expect(badge(traffic)).to_have_text("serving", timeout=30_000)
     for item in row(page, "endpoint").all():
         expect(badge(item)).to_have_text("serving", timeout=30_000)
-    # The details tab of version 1's endpoint, still open, follows as well.
+    # The details tab of version 2's endpoint, still open, follows as well.
     expect(page.locator(".jp-MerlinDetails-header .jp-MerlinBadge")).to_have_text("serving")
     shot(page, "model endpoint serving 70-30")
     status, model_endpoints = api.get(f"/models/{model['id']}/endpoints")
@@ -234,9 +241,9 @@ def test_traffic_split_between_two_versions(page: Page, shot, world):
 
 
 def test_redeploy_starts_from_the_endpoints_settings(page: Page, world):
-    row_button(endpoint_row(page, world["endpoint1"]["id"]), "Redeploy").click()
+    row_button(endpoint_row(page, world["endpoint2"]["id"]), "Redeploy").click()
     dialog = page.locator(DIALOG)
-    expect(dialog).to_contain_text("Redeploy churn version 1 in local")
+    expect(dialog).to_contain_text("Redeploy churn version 2 in local")
     # An endpoint does not move between environments; the rest is what it was deployed with.
     expect(dialog.get_by_label("Environment")).to_be_disabled()
     expect(dialog.get_by_label("CPU")).to_have_value("500m")
@@ -310,10 +317,10 @@ def test_dark_theme(page: Page, shot, world):
     page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "
                   "{theme: 'JupyterLab Dark'})")
     expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=15_000)
-    # The details tab of version 1's endpoint is still open: show it beside the panel.
+    # The details tab of version 2's endpoint is still open: show it beside the panel.
     open_panel(page)
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn v1").click()
-    expect(page.locator(".jp-MerlinDetails:visible")).to_contain_text("terminated")
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn v2").click()
+    expect(page.locator(".jp-MerlinDetails:visible .jp-MerlinBadge")).to_have_text("serving")
     panel = page.locator("#merlin-panel")
     background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
     # A dark background: every channel well under the middle.
