@@ -124,48 +124,65 @@ def test_endpoints_survive_a_control_plane_restart(control_plane, live_api, live
         api.delete(f"/models/{model['id']}/versions/{version}/endpoint/{endpoint['id']}")
 
 
+class SteadyLoad:
+    """Clients posting one prediction after another while the block runs; failures are kept."""
+
+    def __init__(self, url: str, body: dict, headers: dict | None = None, clients: int = 3):
+        self.url, self.body, self.headers = url, body, headers or {}
+        self.failures: list[str] = []
+        self.answered = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def _run(self) -> None:
+        with httpx.Client() as client:
+            while not self._stop.is_set():
+                try:
+                    answer = client.post(self.url, json=self.body, headers=self.headers)
+                    if answer.status_code != 200:
+                        self.failures.append(answer.text)
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                self.answered += 1
+
+    def __enter__(self) -> "SteadyLoad":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def redeploy_until_the_old_revision_is_gone(api, model_id: int, endpoint: dict) -> dict:
+    """PUT a changed endpoint, wait for the new revision to be live and the old server to exit."""
+    old_pid = server_pid(endpoint["url"])
+    path = f"/models/{model_id}/versions/1/endpoint/{endpoint['id']}"
+    status, body = api.put(path, json={"env_vars": [{"name": "REVISION", "value": "2"}]})
+    assert status == 200, body
+    deadline = time.monotonic() + 60
+    while True:
+        current = api.get(path)[1]
+        if current["revision"] > endpoint["revision"] and current["status"] in ("running", "serving") \
+                and not psutil.pid_exists(old_pid):
+            time.sleep(0.3)
+            return current
+        assert time.monotonic() < deadline and current["status"] != "failed", current
+        time.sleep(0.1)
+
+
 def test_a_redeploy_keeps_the_url_and_fails_no_request(control_plane, live_api, live_model):
     api, model = live_api, live_model
     clf, sample = sklearn_model()
     log_version(control_plane, api, model["id"], clf, sample)
     endpoint = deploy(api, model["id"], 1)
-    old_pid = server_pid(endpoint["url"])
-    failures, answered, stop = [], [0], threading.Event()
-
-    def load():
-        with httpx.Client() as client:
-            while not stop.is_set():
-                try:
-                    answer = client.post(endpoint["url"], json={"instances": sample.tolist()},
-                                         headers={"Connection": "close"})  # new connections reach both revisions
-                    if answer.status_code != 200:
-                        failures.append(answer.text)
-                except httpx.HTTPError as exc:
-                    failures.append(repr(exc))
-                answered[0] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    try:
-        path = f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}"
-        status, body = api.put(path, json={"env_vars": [{"name": "REVISION", "value": "2"}]})
-        assert status == 200, body
-        deadline = time.monotonic() + 60
-        while True:
-            current = api.get(path)[1]
-            if current["revision"] > endpoint["revision"] and current["status"] == "running" \
-                    and not psutil.pid_exists(old_pid):
-                break
-            assert time.monotonic() < deadline and current["status"] != "failed", current
-            time.sleep(0.1)
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    # a new connection per request, so requests reach both revisions while they share the port
+    with SteadyLoad(endpoint["url"], {"instances": sample.tolist()}, {"Connection": "close"}) as load:
+        current = redeploy_until_the_old_revision_is_gone(api, model["id"], endpoint)
     assert current["url"] == endpoint["url"]
-    assert failures == [] and answered[0] > 20, (failures[:3], answered)
+    assert load.failures == [] and load.answered > 20, (load.failures[:3], load.answered)
 
 
 SLOW_SECOND_REVISION = '''
@@ -194,7 +211,7 @@ def test_a_redeploy_that_never_gets_ready_fails_and_the_old_revision_keeps_servi
     from tests.conftest import ControlPlaneProcess, _stop_model_servers, unique
 
     cp = ControlPlaneProcess(tmp_path_factory.mktemp("slow-redeploy"),
-                             extra_args=["--MerlinApp.pending_timeout=20"]).start()
+                             extra_args=["--MerlinApp.pending_timeout=30"]).start()
     try:
         api = cp.client()
         project = api.post("/projects", json={"name": unique("proj")})[1]
@@ -217,7 +234,7 @@ def test_a_redeploy_that_never_gets_ready_fails_and_the_old_revision_keeps_servi
             time.sleep(0.5)
         current = api.get(path)[1]
         assert current["status"] == "running" and current["url"] == endpoint["url"]
-        assert "Revision 2 did not become ready within 20 s" in current["message"]
+        assert "Revision 2 did not become ready within 30 s" in current["message"]
         answer = httpx.post(endpoint["url"], json={"instances": [[1.0]]})
         assert answer.status_code == 200 and answer.headers["X-Merlin-Server"] == str(server_pid(endpoint["url"]))
     finally:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections import Counter
 
@@ -10,7 +9,7 @@ import httpx
 import psutil
 
 from ..conftest import log_version, sklearn_model
-from .test_deploy import deploy, server_pid
+from .test_deploy import SteadyLoad, deploy, redeploy_until_the_old_revision_is_gone
 
 
 def serve(api, model_id: int, rule: dict, model_endpoint_id: int | None = None) -> dict:
@@ -92,35 +91,7 @@ def test_a_redeploy_behind_a_model_endpoint_fails_no_request(control_plane, live
     log_version(control_plane, api, model["id"], clf, sample)
     endpoint = deploy(api, model["id"], 1)
     me = serve(api, model["id"], split((endpoint, 100)))
-    old_pid = server_pid(endpoint["url"])
-    failures, answered, stop = [], [0], threading.Event()
-
-    def load():
-        with httpx.Client() as client:  # keep-alive to the router
-            while not stop.is_set():
-                try:
-                    answer = client.post(me["url"] + "/v1/predict", json={"instances": sample.tolist()})
-                    if answer.status_code != 200:
-                        failures.append(answer.text)
-                except httpx.HTTPError as exc:
-                    failures.append(repr(exc))
-                answered[0] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    try:
-        path = f"/models/{model['id']}/versions/1/endpoint/{endpoint['id']}"
-        status, body = api.put(path, json={"env_vars": [{"name": "REVISION", "value": "2"}]})
-        assert status == 200, body
-        deadline = time.monotonic() + 60
-        while psutil.pid_exists(old_pid) or api.get(path)[1]["revision"] == endpoint["revision"]:
-            assert time.monotonic() < deadline, api.get(path)[1]
-            time.sleep(0.1)
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    assert failures == [] and answered[0] > 20, (failures[:3], answered)
-    assert api.get(path)[1]["status"] == "serving"
+    with SteadyLoad(me["url"] + "/v1/predict", {"instances": sample.tolist()}) as load:  # keep-alive
+        current = redeploy_until_the_old_revision_is_gone(api, model["id"], endpoint)
+    assert load.failures == [] and load.answered > 20, (load.failures[:3], load.answered)
+    assert current["status"] == "serving"
