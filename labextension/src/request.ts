@@ -48,6 +48,13 @@ export function errorFromBody(status: number, statusText: string, text: string):
       status
     );
   }
+  if (status === 404) {
+    return new MerlinError(
+      'The Merlin API is not in this Jupyter server (404): check that `jupyter server ' +
+        'extension list` shows merlin_jupyter_server enabled, then restart JupyterLab.',
+      status
+    );
+  }
   const reason = statusText ? ` ${statusText}` : '';
   return new MerlinError(`The server answered ${status}${reason} without saying why.`, status);
 }

@@ -17,6 +17,12 @@ describe('API errors in words', () => {
     expect(errorFromBody(403, 'Forbidden', '<html>').message).toMatch(/log in again/);
   });
 
+  it('says the server extension is missing when the API itself is not found', () => {
+    expect(errorFromBody(404, 'Not Found', '<html>404</html>').message).toMatch(/merlin_jupyter_server enabled/);
+    // A 404 from the API names what is missing in its own words.
+    expect(errorFromBody(404, 'Not Found', '{"error": "Project 7 does not exist."}').message).toBe('Project 7 does not exist.');
+  });
+
   it('summarises an HTML answer by its status instead of showing it raw', () => {
     expect(errorFromBody(502, 'Bad Gateway', '<html><body>proxy</body></html>').message).toBe(
       'The server answered 502 Bad Gateway without saying why.'
