@@ -7,6 +7,7 @@ from typing import Any, Callable
 import tornado.web
 
 from . import protocol_v1, protocol_v2
+from .access_log import AccessLog
 from .dataplane import DataPlane
 from .errors import InvalidInput, PayloadTooLarge, ServingError
 from .metrics import Metrics
@@ -147,7 +148,7 @@ def make_app(plane: DataPlane, metrics: Metrics | None = None, max_body: int = D
     if metrics is not None:
         routes.append((r"/metrics", MetricsHandler, args))
     return tornado.web.Application(routes, default_handler_class=NotFound, default_handler_args=args,
-                                   server_id=server_id)
+                                   server_id=server_id, log_function=AccessLog())
 
 
 class NotFound(JsonHandler):

@@ -90,3 +90,19 @@ def test_a_killed_worker_is_replaced_and_the_server_keeps_answering(start_server
     for _ in range(50):  # new connections each time, spread over both workers
         assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
     assert "starting a new one" in server.output()
+
+
+def test_the_log_keeps_every_failure_but_not_a_line_per_prediction(start_server, model_dir):
+    server = start_server(str(model_dir / "iris"))
+    url = f"http://127.0.0.1:{server.port}/v1/models/iris-1:predict"
+    with httpx.Client() as client:
+        for _ in range(200):
+            assert client.post(url, json={"instances": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
+            client.get(f"http://127.0.0.1:{server.port}/v2/health/ready")
+        assert client.post(url, content=b"{not json").status_code == 400
+    time.sleep(0.2)
+    log = server.output()
+    assert "400 POST /v1/models/iris-1:predict" in log
+    logged = log.count("200 POST /v1/models/iris-1:predict")
+    assert 1 <= logged < 20, log[-2000:]
+    assert "GET /v2/health/ready" not in log
