@@ -42,8 +42,8 @@ def main() -> None:
         "",
     ]
     sections = [
-        ("Serving", "Same scikit-learn pipeline (StandardScaler + LogisticRegression, iris, logged with "
-                    f"signature and input example), `wrk` for {serving.DURATION} s per cell at "
+        ("Serving", "Same scikit-learn model (LogisticRegression on iris, logged with "
+                    f"signature and input example) for every server, `wrk` for {serving.DURATION} s per cell at "
                     "127.0.0.1. The load generator shares the machine's cores with the server.",
          serving.main),
         ("Control plane", "A real control plane process (`jupyter merlin`), SQLite store, local "
