@@ -70,7 +70,8 @@ def _warm_mlflow(cp: ControlPlaneProcess) -> None:
 @pytest.fixture(scope="session")
 def browser():
     if not pathlib.Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not at {CHROMIUM}: run `make system-deps` (apt-get install chromium).")
+        pytest.fail(f"Chromium is not at {CHROMIUM}: run `make system-deps` "
+                    "(apt-get install chromium).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

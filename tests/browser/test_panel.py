@@ -182,7 +182,8 @@ def test_try_it_shows_predictions_and_latency(page: Page, shot, world):
     response = details.get_by_label("Response")
     expect(response).to_contain_text('"predictions"')
     assert [int(n) for n in re.findall(r"-?\d+", response.inner_text())] == expected
-    expect(details.locator(".jp-MerlinDetails-status")).to_have_text(re.compile(r"^200 OK · \d+ ms$"))
+    expect(details.locator(".jp-MerlinDetails-status")).to_have_text(
+        re.compile(r"^200 OK · \d+ ms$"))
     # The snippets send what was tried.
     first_value = str(world["sample"].tolist()[0][0])
     expect(details.get_by_label("curl snippet", exact=True)).to_contain_text(first_value)
@@ -276,7 +277,8 @@ def test_undeploy_is_refused_while_serving_then_confirmed(page: Page, shot, worl
     index = chosen.index(world["endpoint1"]["id"]) + 1
     dialog.get_by_role("button", name=f"Remove destination {index}").click()
     dialog.get_by_label("Weight of destination 1 (percent)").fill("100")
-    expect(dialog.locator(".jp-MerlinTraffic-rule pre")).not_to_contain_text(world["endpoint1"]["id"])
+    rule = dialog.locator(".jp-MerlinTraffic-rule pre")
+    expect(rule).not_to_contain_text(world["endpoint1"]["id"])
     page.locator(ACCEPT).click()
     expect(dialog).to_have_count(0)
     expect(badge(first)).to_have_text("running", timeout=30_000)
@@ -293,7 +295,8 @@ def test_undeploy_is_refused_while_serving_then_confirmed(page: Page, shot, worl
 def test_a_failed_deploy_shows_its_reason(page: Page, shot, world):
     api, model = world["api"], world["model"]
     # A version whose run has no model logged cannot be served.
-    status, version = api.post(f"/models/{model['id']}/versions", json={"labels": {"stage": "empty"}})
+    status, version = api.post(f"/models/{model['id']}/versions",
+                               json={"labels": {"stage": "empty"}})
     assert status == 201, version
     status, endpoint = api.post(f"/models/{model['id']}/versions/{version['id']}/endpoint",
                                 json={"environment_name": "local"})
@@ -308,7 +311,8 @@ def test_a_failed_deploy_shows_its_reason(page: Page, shot, world):
     expect(failed.locator(".jp-MerlinTree-meta")).to_have_attribute("title", reason["message"])
     row_button(failed, "Details").click()
     details = page.locator(".jp-MerlinDetails").filter(has_text=f"version {version['id']}")
-    expect(details.locator(".jp-MerlinPanel-error")).to_contain_text(reason["message"].splitlines()[0])
+    expect(details.locator(".jp-MerlinPanel-error")).to_contain_text(
+        reason["message"].splitlines()[0])
     expect(details).to_contain_text("This endpoint failed to deploy")
     shot(page, "failed deploy with its reason")
 
