@@ -184,7 +184,8 @@ class Reconciler:
             return
         elif _age(work.status_changed_at) <= self.pending_timeout:
             if status.message != endpoint.message:
-                await asyncio.to_thread(self.state.record_progress, endpoint.id, spec.revision, status.message)
+                await asyncio.to_thread(
+                    self.state.record_progress, endpoint.id, spec.revision, status.message, status.milestone)
         else:
             message = (
                 f"The endpoint did not become ready within {int(self.pending_timeout)} s. "

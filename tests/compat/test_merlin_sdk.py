@@ -26,7 +26,7 @@ def test_standard_layout_flow(sdk, merlin_project):
     assert seen["failed_deploy"] and "no model logged" in seen["failed_deploy"]
 
 
-def test_pyfunc_model_in_its_own_environment(sdk, merlin_project):
+def test_pyfunc_model_in_its_own_environment(sdk, merlin_project, compat_plane):
     seen = sdk.run("flow_pyfunc.py", timeout=480, COMPAT_PROJECT=merlin_project)
 
     assert seen["xgboost_type"] == "xgboost"
@@ -37,3 +37,9 @@ def test_pyfunc_model_in_its_own_environment(sdk, merlin_project):
     assert pyfunc["answer"] == {"predictions": pyfunc["own"], "caller": "compat"}
     assert "could not build the model's Python environment" in seen["broken_env"]
     assert "scikit-learn==0.0.1" in seen["broken_env"]
+    # The environment's steps were recorded as events of the deploy.
+    _, events = compat_plane.client().get("/events", params={"limit": 500})
+    steps = [e["message"] for e in events if e["action"] == "progress"]
+    assert any(step.startswith("threshold version 1 in local: ") for step in steps), steps
+    assert any(step.startswith("threshold version 2 in local: building an isolated environment")
+               for step in steps), steps

@@ -68,6 +68,9 @@ class DeploymentStatus:
     url: str | None = None
     message: str | None = None
     logs: list[str] = field(default_factory=list)
+    # A pending ``message`` that marks a step worth recording as an event (an environment
+    # build's stages), not just the latest word on progress.
+    milestone: bool = False
     handle: dict[str, Any] = field(default_factory=dict)
 
 

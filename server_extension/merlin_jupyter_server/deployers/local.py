@@ -140,8 +140,9 @@ class LocalDeployer(Deployer):
             # and only an answer from this revision's own server counts.
             response = await self._http.get(ready_url, headers={"Connection": "close"})
         except httpx.HTTPError:
-            return DeploymentStatus("pending", message=self._progress(handle) or "the model server is starting",
-                                    handle=handle)
+            step = self._progress(handle)
+            return DeploymentStatus("pending", message=step or "the model server is starting",
+                                    handle=handle, milestone=step is not None)
         if response.status_code == 200 and response.headers.get("X-Merlin-Server") == str(pid):
             return DeploymentStatus("ready", url=self.url(spec, handle), handle=handle)
         return DeploymentStatus("pending", message="the model is loading", handle=handle)

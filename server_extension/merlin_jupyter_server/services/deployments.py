@@ -150,13 +150,17 @@ class DeploymentStateService:
                 self._event(session, row, "restart", message)
             return True
 
-    def record_progress(self, endpoint_id: str, revision: int, message: str | None) -> None:
-        """Show what a pending deployment is doing (loading, building an environment...)."""
+    def record_progress(self, endpoint_id: str, revision: int, message: str | None,
+                        milestone: bool = False) -> None:
+        """Show what a pending deployment is doing (loading, building an environment...);
+        a milestone is also recorded as an event."""
         with self.db.session() as session:
             row = session.get(VersionEndpointRow, endpoint_id)
             if row is not None and row.revision == revision and row.status == S.PENDING.value and message:
                 if row.message != message:
                     row.message = message
+                    if milestone:
+                        self._event(session, row, "progress", message)
 
     def record_ready(self, endpoint_id: str, revision: int, url: str, handle: dict[str, Any]) -> dict[str, Any]:
         """Mark the revision ready; returns the previous revision's handle, to be removed."""
