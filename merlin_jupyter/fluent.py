@@ -219,6 +219,19 @@ def list_environments() -> ResourceList:
     return ResourceList(Environment(e) for e in _client().get("/environments"))
 
 
+def create_environment(name: str, kubeconfig: str | None = None, context: str | None = None,
+                       **settings: Any) -> Environment:
+    """Add a Kubernetes environment (a cluster with KServe) to the control plane.
+
+    ``settings`` are those of ``MerlinApp.environments`` (``domain``, ``artifact_store``,
+    ``deployment_mode``, ``default_resource_request``, ``runtime_image``, ``in_cluster``,
+    ``host``...). Environments that a team shares belong in the Jupyter config file instead.
+    """
+    body = {"name": name, **settings}
+    body.update({k: v for k, v in {"kubeconfig": kubeconfig, "context": context}.items() if v is not None})
+    return Environment(_client().post("/environments", body))
+
+
 def list_projects() -> ResourceList:
     """Every project of the control plane."""
     return ResourceList(Project(p) for p in _client().get("/projects"))
@@ -244,6 +257,6 @@ def default_environment() -> str:
 __all__: Iterable[str] = [
     "set_url", "get_url", "set_project", "active_project", "set_model", "active_model",
     "new_model_version", "log_param", "log_params", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
-    "list_environments", "list_projects", "list_models", "list_versions", "list_endpoints",
+    "create_environment", "list_environments", "list_projects", "list_models", "list_versions", "list_endpoints",
     "default_environment", "MerlinError",
 ]

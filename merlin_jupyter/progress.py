@@ -42,7 +42,9 @@ class DeployProgress:
         self.steps: list[tuple[str, str, float]] = []  # (state, message, elapsed) as they changed
         self.widget = in_widget_frontend() if widget is None else widget
         self._view: Any = None
+        self._handle: Any = None
         self._last_line = ""
+        self.extra_text: list[str] = []
 
     # -- what the SDK calls ------------------------------------------------------------------
     def update(self, state: str, message: str | None, elapsed: float) -> None:
@@ -57,7 +59,8 @@ class DeployProgress:
         self.steps.append((state, url, elapsed))
         curl, python = snippets(url, example)
         self._line(f"{self.title}: {state} at {url} ({elapsed:.1f} s)\n{curl}")
-        self._render(elapsed, f"<b>URL</b> <code>{html.escape(url)}</code>"
+        self.extra_text = ["", curl, "", python]
+        self._finish(elapsed, f"<b>URL</b> <code>{html.escape(url)}</code>"
                               f"<div>curl</div><pre style='{PRE}'>{html.escape(curl)}</pre>"
                               f"<div>Python</div><pre style='{PRE}'>{html.escape(python)}</pre>")
 
@@ -68,7 +71,8 @@ class DeployProgress:
         if log_lines:
             text = html.escape("\n".join(log_lines))
             detail += f"<div>Last log lines of the model server</div><pre style='{PRE}'>{text}</pre>"
-        self._render(elapsed, detail)
+        self.extra_text = ["", "Last log lines of the model server:", *log_lines]
+        self._finish(elapsed, detail)
 
     # -- rendering ---------------------------------------------------------------------------
     def html(self, elapsed: float, detail: str = "") -> str:
@@ -88,11 +92,39 @@ class DeployProgress:
 
         if self._view is None:
             self._view = ipywidgets.HTML()
-            display(self._view)
+            self._handle = display(self._view, display_id=True)
         self._view.value = self.html(elapsed, detail)
+
+    def _finish(self, elapsed: float, detail: str) -> None:
+        """Replace the live widget by the same content as static HTML with a text version.
+
+        Widget state is not saved in a notebook and has no text form; the final display is, so
+        the outcome stays readable after a reload, in nbconvert, and in a headless run.
+        """
+        self._render(elapsed, detail)
+        if self._handle is not None:  # None outside IPython: nothing to replace
+            self._handle.update(Summary(self.html(elapsed, detail), self.text()))
+            self._view.close()
+
+    def text(self) -> str:
+        lines = [self.title] + [f"  {at:5.1f} s  {state:<9} {message}" for state, message, at in self.steps]
+        return "\n".join(lines + self.extra_text)
 
     def _line(self, line: str) -> None:
         if self.widget or line == self._last_line:
             return
         print(line, file=sys.stderr, flush=True)
         self._last_line = line
+
+
+class Summary:
+    """A finished deploy's display: HTML in a notebook, text anywhere else."""
+
+    def __init__(self, html_text: str, text: str):
+        self._html, self._text = html_text, text
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return self._text

@@ -100,7 +100,7 @@ def snippets(url: str, example: Any = None) -> tuple[str, str]:
 
 class Environment(Resource):
     kind = "environment"
-    fields = ("name", "cluster", "is_default", "kind", "reachable")
+    fields = ("name", "cluster", "is_default", "kind", "reachable", "reachable_message")
 
 
 class Project(Resource):

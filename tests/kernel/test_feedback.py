@@ -20,6 +20,8 @@ def test_progress_lists_states_with_times_then_url_and_snippets():
     assert shown.index("starting the model server") < shown.index("the model is loading") < shown.index("0.9 s</td>")
     assert "curl -s -X POST http://127.0.0.1:9/v1/models/m-1:predict" in shown
     assert "httpx.post(" in shown and "[[1.0, 2.0]]" in shown
+    text = progress.text()  # what replaces the widget when it is done: saved, and readable as text
+    assert "0.4 s  pending   the model is loading" in text and "curl -s -X POST" in text
 
 
 def test_a_failure_shows_the_reason_and_log_lines():

@@ -20,3 +20,9 @@ def test_notebook_runs_headless(path, control_plane, monkeypatch, tmp_path):
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in NOTEBOOKS:
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in cells), path.name
