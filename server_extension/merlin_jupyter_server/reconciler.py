@@ -48,6 +48,7 @@ class Reconciler:
         # (model endpoint, generation) -> [when that began, last try]. Retried once per idle interval.
         self._routes_waiting: dict[tuple[int, int], list[float]] = {}
         self._redeploys: dict[tuple[str, int], float] = {}  # (endpoint, revision) -> wait began
+        self._checked: dict[str, float] = {}  # settled endpoint -> its last status check
 
     @property
     def running(self) -> bool:
@@ -106,15 +107,28 @@ class Reconciler:
 
     async def run_once(self) -> None:
         work = await asyncio.to_thread(self.state.endpoint_work)
-        self._busy = any(
-            w.endpoint.status == S.PENDING or w.previous_handle or w.endpoint.desired == "terminated"
-            for w in work
-        )
+        self._busy = any(not _settled(w) for w in work)
+        work = self._due(work)
         await asyncio.gather(*(self._guard(self._endpoint(w), w.spec.endpoint_id) for w in work))
         routes = [r for r in await asyncio.to_thread(self.state.route_work) if self._route_due(r)]
         self._busy = self._busy or any(
             (r.model_endpoint_id, r.generation) not in self._routes_waiting for r in routes)
         await asyncio.gather(*(self._guard(self._route(r), f"route {r.model_endpoint_id}") for r in routes))
+
+    def _due(self, work: list[EndpointWork]) -> list[EndpointWork]:
+        """Endpoints in transition on every pass; settled ones once per idle interval, however
+        busy the reconciler is with others (a status check probes the model server)."""
+        now = time.monotonic()
+        self._checked = {w.spec.endpoint_id: self._checked.get(w.spec.endpoint_id, float("-inf"))
+                         for w in work if _settled(w)}
+        due = []
+        for w in work:
+            if _settled(w):
+                if now - self._checked[w.spec.endpoint_id] < self.idle_interval:
+                    continue
+                self._checked[w.spec.endpoint_id] = now
+            due.append(w)
+        return due
 
     async def _guard(self, job: Awaitable[Any], what: str) -> None:
         try:
@@ -247,6 +261,13 @@ class Reconciler:
         del self._routes_waiting[key]
         message = f"The traffic rule could not be applied within {int(self.pending_timeout)} s. Last seen: {message}"
         await asyncio.to_thread(self.state.record_route_failed, work.model_endpoint_id, work.generation, message)
+
+
+def _settled(work: EndpointWork) -> bool:
+    """Live, with nothing asked of it: only its health needs watching."""
+    endpoint = work.endpoint
+    return (endpoint.status in (S.RUNNING, S.SERVING) and not work.previous_handle
+            and endpoint.desired != "terminated")
 
 
 def describe_failure(status: DeploymentStatus) -> str:
