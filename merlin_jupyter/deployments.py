@@ -77,7 +77,7 @@ def _check(ver: ModelVersion, progress: DeployProgress, started: float) -> None:
     if not result.ok:
         progress.failed(f"not deployed: {result.problem}", [], elapsed)
     else:
-        progress.update("checked", f"it loads and predicts its input example ({result.seconds:.1f} s)", elapsed)
+        progress.update("checked", "it loads and predicts its input example", elapsed)
     result.raise_for_errors()
 
 

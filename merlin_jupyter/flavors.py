@@ -95,7 +95,14 @@ def _signature(model: Any, example: Any) -> Any:
     try:
         return infer_signature(example, model.predict(example))
     except Exception as exc:  # noqa: BLE001 - a bad sample is the user's to fix, said in words
-        raise MerlinError(f"The model could not predict the input example: {exc}. Pass a few rows it accepts.") from None
+        raise MerlinError(f"The model could not predict the input example: {str(exc).rstrip('. ')}. "
+                          "Pass a few rows it accepts.") from None
+
+
+def check_example(model: Any, example: Any) -> None:
+    """MerlinError if ``model`` cannot predict ``example`` (for flavors with ``predict``)."""
+    if example is not None and detect(model).predicts and detect(model) is not PYFUNC:
+        _signature(model, example)
 
 
 def _require_run(call: str) -> None:

@@ -27,8 +27,9 @@ def set_url(url: str, token: str | None = None) -> None:
 
     Notebooks opened in JupyterLab need not call this: the server tells its kernels where it is.
     """
-    _state.update(client=Client(url, token), project=None, model=None, version=None)
-    _client().get("/environments")  # fail now, in words, if it is not there
+    client = Client(url, token)
+    client.get("/environments")  # fail now, in words, if it is not there (keeping the old connection)
+    _state.update(client=client, project=None, model=None, version=None)
 
 
 def _client() -> Client:
@@ -52,7 +53,7 @@ def set_project(name: str) -> Project:
 
 def active_project() -> Project:
     if _state["project"] is None:
-        raise MerlinError("No project is set: call merlin.set_project('<name>') first.")
+        raise MerlinError("No project is set: `%merlin project <name>` (merlin.set_project('<name>')) first.")
     return _state["project"]
 
 
@@ -70,7 +71,8 @@ def set_model(name: str, model_type: str = "pyfunc") -> Model:
 
 def active_model() -> Model:
     if _state["model"] is None:
-        raise MerlinError("No model is set: call merlin.set_model('<name>', '<type>') first.")
+        raise MerlinError("No model is set: `%merlin model <name> --type <type>` "
+                          "(merlin.set_model('<name>', '<type>')) first.")
     return _state["model"]
 
 
@@ -210,7 +212,13 @@ def _version(version: Any) -> ModelVersion:
         if not versions:
             raise MerlinError(f"Model {model.name!r} has no versions: log one with merlin.new_model_version().")
         return versions[0]
-    return ModelVersion(_client().get(f"/models/{model.id}/versions/{int(version)}"))
+    try:
+        return ModelVersion(_client().get(f"/models/{model.id}/versions/{int(version)}"))
+    except MerlinError as exc:
+        if exc.status != 404:
+            raise
+        raise MerlinError(f"Model {model.name!r} has no version {int(version)}: `%merlin ls` lists its "
+                          "versions (merlin.list_versions()).", 404) from None
 
 
 # -- listing ---------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ class MerlinMagics(Magics):
         model = namespace[args.variable]
         flavors.detect(model)  # fails before a version is created if it cannot be logged
         sample = self._eval(args.sample, "--sample") if args.sample else None
+        flavors.check_example(model, sample)  # a wrong sample creates no version
         metrics = [(key, _number(value, key)) for key, value in _pairs(args.metric, "--metric")]
         params = {**flavors.estimator_params(model), **dict(_pairs(args.param, "--param"))}
         with fluent.new_model_version() as version:

@@ -72,7 +72,7 @@ def test_a_good_model_passes_and_differing_requirements_are_warned(merlin):
 
 
 @pytest.mark.parametrize("line,words", [
-    ("deploy v9", "has no version 9"),
+    ("deploy v9", "Model 'names' has no version 9: `%merlin ls` lists"),
     ("traffic v7=100", "Version 7 of 'names' has no running endpoint"),
     ("logs v1", "Version 1 has never been deployed"),
     ("model other-name --type nonsense", "type"),
@@ -88,8 +88,23 @@ def test_unknown_names_and_wrong_samples(ip, merlin, line, words):
         merlin("log clf --sample X_test[:3]")
     with pytest.raises(UsageError, match=words):
         merlin(line)
+    if line.startswith("log "):
+        assert list(merlin("ls")) == []  # a refused log leaves no empty version behind
 
 
 def test_without_a_control_plane_connect_says_so(merlin):
     with pytest.raises(UsageError, match="Cannot reach the Merlin control plane at http://127.0.0.1:9/"):
         merlin("connect http://127.0.0.1:9")
+
+
+def test_without_any_control_plane_the_magic_says_how_to_start_one(tmp_path):
+    import subprocess
+
+    script = ("from IPython.testing.globalipapp import get_ipython\n"
+              "ip = get_ipython()\nip.run_line_magic('load_ext', 'merlin_jupyter')\n"
+              "ip.run_cell('%merlin project demo')\n")
+    env = {"PATH": "/usr/bin:/bin", "JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    shown = out.stdout + out.stderr
+    assert "UsageError: No Merlin control plane found" in shown and "jupyter merlin" in shown
+    assert "Traceback" not in shown
