@@ -96,7 +96,8 @@ class V1Predict(PredictHandler):
 
     def post(self, name: str) -> None:
         # Custom models get the request headers too, as Merlin's PyFuncModel.infer does.
-        self.run(name, lambda: protocol_v1.predict(self.plane, self.body(), dict(self.request.headers)))
+        headers = dict(self.request.headers)
+        self.run(name, lambda: protocol_v1.predict(self.plane, self.body(), headers))
 
 
 class V2Infer(PredictHandler):

@@ -94,6 +94,6 @@ def load_standard_layout(path: str) -> Any:
                 return loader(file)
             except LoadFailed:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every loader failure becomes a reason in words
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reason in words
                 raise LoadFailed(f"could not load {file}: {type(exc).__name__}: {exc}") from exc
     raise LoadFailed(f"{path} holds none of {', '.join(LOADERS)}.")

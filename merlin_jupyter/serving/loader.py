@@ -73,7 +73,8 @@ def _load_mlflow(uri: str) -> ServedModel:
         raise LoadFailed(f"MLflow could not load the model at {uri}: {type(exc).__name__}: {exc}") from exc
     schema = model.metadata.get_input_schema() if model.metadata else None
     served = ServedModel(predict=_fast_predict(model), signature=InputSignature(schema),
-                         input_example=_input_example(model), flavor=_loader_module(model) or "pyfunc")
+                         input_example=_input_example(model),
+                         flavor=_loader_module(model) or "pyfunc")
     infer = custom_infer(model)
     if infer is not None:
         served.infer = infer

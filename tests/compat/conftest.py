@@ -64,8 +64,8 @@ def build_sdk_venv() -> pathlib.Path:
     building.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     subprocess.run([*_uv(), "venv", "-q", "--python", sys.executable, str(building)], check=True)
-    subprocess.run([*_uv(), "pip", "install", "-q", "--python", str(building / "bin" / "python"), *reqs],
-                   check=True)
+    subprocess.run([*_uv(), "pip", "install", "-q", "--python", str(building / "bin" / "python"),
+                    *reqs], check=True)
     (building / ".complete").write_text(f"built in {time.monotonic() - started:.0f} s\n")
     if target.exists():  # a concurrent build finished first
         shutil.rmtree(building, ignore_errors=True)
@@ -110,8 +110,8 @@ class SdkRunner:
         )
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
-            raise AssertionError(f"{script} exited with {proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\n"
-                                 f"stderr:\n{proc.stderr[-6000:]}")
+            raise AssertionError(f"{script} exited with {proc.returncode}\n"
+                                 f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-6000:]}")
         return json.loads(lines[-1])
 
 

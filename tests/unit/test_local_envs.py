@@ -33,7 +33,8 @@ def test_merlin_pyfunc_requirements_get_an_environment(tmp_path):
     plan = local_envs.plan(_model(tmp_path, conda=conda), str(tmp_path / "envs"))
     assert plan is not None and "merlin-pyfunc-server<0.49.0" in plan.reason
     # Merlin's model server is replaced by this project's; the model's class needs merlin-sdk.
-    assert "merlin-sdk" in plan.requirements and not any("pyfunc-server" in r for r in plan.requirements)
+    assert "merlin-sdk" in plan.requirements
+    assert not any("pyfunc-server" in r for r in plan.requirements)
     assert {"tornado>=6.4", "prometheus_client>=0.20"} <= set(plan.requirements)
     assert plan.requirements.count("mlflow") == 1
     assert plan.path.startswith(str(tmp_path / "envs")) and plan.python.endswith("bin/python")
@@ -44,7 +45,8 @@ def test_the_environment_is_keyed_by_the_requirements(tmp_path):
     for version in (1, 2):
         model = tmp_path / f"m{version}"
         model.mkdir()
-        plans.append(local_envs.plan(_model(model, f"no-such-package-xyz=={version}\n"), str(tmp_path / "envs")))
+        path = _model(model, f"no-such-package-xyz=={version}\n")
+        plans.append(local_envs.plan(path, str(tmp_path / "envs")))
     assert plans[0].path != plans[1].path
     assert plans[0].reason == "this server's environment lacks no-such-package-xyz==1"
 

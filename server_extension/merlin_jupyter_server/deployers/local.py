@@ -33,7 +33,8 @@ class LocalDeployer(Deployer):
         self.state_dir = self.context.state_dir or os.path.join(os.getcwd(), ".merlin")
         # Isolated model environments; MerlinApp.deployer_options {"envs_dir": ...} can share
         # them across data dirs (the compatibility tests build merlin-sdk's only once).
-        self.envs_root = self.context.options.get("envs_dir") or os.path.join(self.state_dir, "envs")
+        self.envs_root = (self.context.options.get("envs_dir")
+                          or os.path.join(self.state_dir, "envs"))
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self.standby = StandbyPool(self.processes, self.python, self.state_dir)
         self.router = LocalRouter(self.processes, self.python, self.host, self.state_dir,
@@ -119,8 +120,8 @@ class LocalDeployer(Deployer):
         handle = {"pid": pid, "started": started, "port": port, "log": log, "revision": spec.revision}
         if env is not None:
             handle["env"] = env.path
-            return DeploymentStatus("pending", message="preparing the model's own Python environment",
-                                    handle=handle)
+            return DeploymentStatus(
+                "pending", message="preparing the model's own Python environment", handle=handle)
         return DeploymentStatus("pending", message="starting the model server", handle=handle)
 
     # -- observe -------------------------------------------------------------------------
@@ -151,7 +152,8 @@ class LocalDeployer(Deployer):
         """The last step an environment build reported (None for a plain model server)."""
         if not handle.get("env"):
             return None
-        lines = [line for line in tail(handle.get("log", ""), 200) if line.startswith(local_envs.PROGRESS)]
+        lines = [line for line in tail(handle.get("log", ""), 200)
+                 if line.startswith(local_envs.PROGRESS)]
         return lines[-1][len(local_envs.PROGRESS):].strip() if lines else None
 
     def _failed(self, handle: dict[str, Any], fallback: str) -> DeploymentStatus:

@@ -62,7 +62,8 @@ def recorded_requirements(model_dir: str) -> list[str] | None:
             env = yaml.safe_load(handle) or {}
         for dependency in env.get("dependencies") or []:
             if isinstance(dependency, dict) and isinstance(dependency.get("pip"), list):
-                return [str(item).strip() for item in dependency["pip"] if not str(item).startswith("-")]
+                pip = [str(item).strip() for item in dependency["pip"]]
+                return [item for item in pip if not item.startswith("-")]
         return []
     return None
 
@@ -87,7 +88,8 @@ def unmet(requirements: list[str]) -> list[str]:
         except metadata.PackageNotFoundError:
             missing.append(line)
             continue
-        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+        specifier = requirement.specifier
+        if specifier and not specifier.contains(installed, prereleases=True):
             missing.append(f"{line} (this server has {installed})")
     return missing
 
@@ -110,7 +112,8 @@ def environment_requirements(requirements: list[str]) -> list[str]:
             names.add(canonicalize_name(Requirement(line).name))
         except InvalidRequirement:
             pass
-    result += [r for r in SERVING_REQUIREMENTS if canonicalize_name(Requirement(r).name) not in names]
+    result += [r for r in SERVING_REQUIREMENTS
+               if canonicalize_name(Requirement(r).name) not in names]
     return list(dict.fromkeys(result))
 
 
@@ -133,7 +136,8 @@ def plan(model_dir: str | None, envs_root: str) -> EnvPlan | None:
 
 def builder_command(python: str, env: EnvPlan, serve_args: list[str]) -> list[str]:
     """The endpoint's command: build (or reuse) ``env``, then become the model server."""
-    return [python, os.path.abspath(__file__), env.path, env.reason, *env.requirements, "--", *serve_args]
+    return [python, os.path.abspath(__file__), env.path, env.reason, *env.requirements,
+            "--", *serve_args]
 
 
 # -- the endpoint process's side: build, then exec the model server ----------------------------
@@ -184,8 +188,9 @@ def _link_serving_code(python: str) -> None:
     source = os.path.join(env, "merlin-serving-src")
     os.makedirs(source, exist_ok=True)
     os.symlink(package, os.path.join(source, "merlin_jupyter"))
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = subprocess.run([python, "-c", purelib], capture_output=True, text=True,
+                          check=True).stdout.strip()
     with open(os.path.join(site, "merlin_jupyter_serving.pth"), "w", encoding="utf-8") as handle:
         handle.write(source + "\n")
 
@@ -216,12 +221,13 @@ def main(argv: list[str]) -> None:
     try:
         python = ensure(path, requirements)
     except Exception as exc:  # noqa: BLE001 - the reason in words is the last line
-        print(f"{FAILED} could not build the model's Python environment ({exc}). Its requirements: "
-              f"{', '.join(requirements)}. Fix them (or install them into the server's environment) "
-              "and deploy again.", flush=True)
+        print(f"{FAILED} could not build the model's Python environment ({exc}). Its "
+              f"requirements: {', '.join(requirements)}. Fix them (or install them into the "
+              "server's environment) and deploy again.", flush=True)
         sys.exit(3)
     say("starting the model server in it")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     os.execve(python, [python, "-m", "merlin_jupyter.serving", *serve_args], env)
 
 

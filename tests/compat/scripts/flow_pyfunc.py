@@ -32,14 +32,16 @@ X = np.random.default_rng(2).random((50, 3))
 clf = LogisticRegression().fit(X, (X[:, 2] > 0.4).astype(int))
 path = os.path.join(tempfile.mkdtemp(), "model.joblib")
 joblib.dump(clf, path)
-conda_env = {"dependencies": ["python=3.11", {"pip": [f"scikit-learn=={sklearn_version}", "joblib"]}]}
+pip = [f"scikit-learn=={sklearn_version}", "joblib"]
+conda_env = {"dependencies": ["python=3.11", {"pip": pip}]}
+code_dir = [os.path.abspath("threshold_model.py")]
 with merlin.new_model_version() as version:
     merlin.log_param("kind", "pyfunc")
     merlin.log_pyfunc_model(model_instance=ThresholdModel(), conda_env=conda_env,
-                            code_dir=[os.path.abspath("threshold_model.py")], artifacts={"model": path})
+                            code_dir=code_dir, artifacts={"model": path})
 endpoint = merlin.deploy(version, environment_name="local")
-answer = requests.post(endpoint.url, json={"instances": X[:5].tolist()}, headers={"X-Caller": "compat"},
-                       timeout=30)
+answer = requests.post(endpoint.url, json={"instances": X[:5].tolist()},
+                       headers={"X-Caller": "compat"}, timeout=30)
 seen["pyfunc"] = {"status": endpoint.status.value, "answer": answer.json(),
                   "own": clf.predict(X[:5]).tolist()}
 merlin.undeploy(version, environment_name="local")
@@ -48,7 +50,7 @@ merlin.undeploy(version, environment_name="local")
 broken_env = {"dependencies": ["python=3.11", {"pip": ["scikit-learn==0.0.1", "joblib"]}]}
 with merlin.new_model_version() as broken:
     merlin.log_pyfunc_model(model_instance=ThresholdModel(), conda_env=broken_env,
-                            code_dir=[os.path.abspath("threshold_model.py")], artifacts={"model": path})
+                            code_dir=code_dir, artifacts={"model": path})
 try:
     merlin.deploy(broken, environment_name="local")
     seen["broken_env"] = None

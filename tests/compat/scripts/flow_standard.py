@@ -50,11 +50,13 @@ seen["run"] = {"params": v1.get_run_data().params, "metrics": v1.get_run_data().
                "tags": {k: v for k, v in v1.list_tag().items() if not k.startswith("mlflow.")}}
 
 e1 = merlin.deploy(v1, environment_name="local")
-seen["deploy"] = {"status": e1.status.value, "url": e1.url, "predictions": predict(e1.url), "own": own1}
+seen["deploy"] = {"status": e1.status.value, "url": e1.url, "predictions": predict(e1.url),
+                  "own": own1}
 
 # Deploying a running version again is Merlin's redeploy (PUT on the same endpoint).
 e1b = merlin.deploy(v1, environment_name="local")
-seen["redeploy"] = {"same_id": e1b.id == e1.id, "status": e1b.status.value, "predictions": predict(e1b.url)}
+seen["redeploy"] = {"same_id": e1b.id == e1.id, "status": e1b.status.value,
+                    "predictions": predict(e1b.url)}
 
 m1 = merlin.serve_traffic({e1b: 100}, environment_name="local")
 # The SDK appends /v1/predict to the model endpoint's base URL itself.
@@ -65,7 +67,8 @@ e2 = merlin.deploy(v2, environment_name="local")
 m2 = merlin.serve_traffic({e2: 100}, environment_name="local")  # GET + PUT of the model endpoint
 seen["serve_later"] = {"same_model_endpoint": m2.id == m1.id, "own": own2,
                        "predictions": predict(m2.url)}
-seen["model_endpoints"] = [{"id": m.id, "env": m.environment_name} for m in merlin.list_model_endpoints()]
+seen["model_endpoints"] = [{"id": m.id, "env": m.environment_name}
+                           for m in merlin.list_model_endpoints()]
 seen["version_endpoints"] = [{"id": e.id, "status": e.status.value} for e in v2.list_endpoint()]
 
 # Cursor paging: a small page size makes list_version follow Next-Cursor.
