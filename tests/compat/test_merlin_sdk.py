@@ -22,6 +22,8 @@ def test_standard_layout_flow(sdk, merlin_project):
     assert [e["status"] for e in seen["version_endpoints"]] == ["serving"]
     assert seen["versions"] == [1, 2]
     assert seen["after_stop"] in ([], ["terminated"])  # Merlin keeps it, terminated
+    again = seen["serve_again"]
+    assert again["same_model_endpoint"] and again["predictions"] == later["own"]
     assert set(seen["undeployed"]) == {"terminated"}
     assert seen["failed_deploy"] and "no model logged" in seen["failed_deploy"]
 

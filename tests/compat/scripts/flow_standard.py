@@ -78,6 +78,10 @@ seen["versions"] = sorted(v.id for v in model.list_version())
 
 merlin.stop_serving_traffic(environment_name="local")
 seen["after_stop"] = [m.status.value for m in merlin.list_model_endpoints()]
+# Serving again after a stop (a notebook run twice) revives the stopped model endpoint.
+m3 = merlin.serve_traffic({e2: 100}, environment_name="local")
+seen["serve_again"] = {"same_model_endpoint": m3.id == m1.id, "predictions": predict(m3.url)}
+merlin.stop_serving_traffic(environment_name="local")
 merlin.undeploy(v1, environment_name="local")
 merlin.undeploy(v2, environment_name="local")
 seen["undeployed"] = [e.status.value for e in v1.list_endpoint() + v2.list_endpoint()]
