@@ -82,7 +82,7 @@ class CheckResult:
     def ok(self) -> bool:
         return self.problem is None
 
-    def raise_for_errors(self) -> "CheckResult":
+    def raise_for_errors(self) -> CheckResult:
         """Print the warnings; raise MerlinCheckError if the model would not serve."""
         import sys
 

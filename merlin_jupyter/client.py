@@ -9,7 +9,8 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -30,8 +31,7 @@ def _server_root(url: str) -> str:
     """The Jupyter server's base URL, given it or the ``.../merlin/api[/v1]`` URL."""
     url = url.strip().rstrip("/")
     for suffix in ("/merlin/api/v1", "/merlin/api"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
+        url = url.removesuffix(suffix)
     return url + "/"
 
 
@@ -111,7 +111,7 @@ class Client:
             raise self._error(response)
         return response.json() if response.content else None
 
-    def stream_lines(self, path: str, **params: Any) -> "LineStream":
+    def stream_lines(self, path: str, **params: Any) -> LineStream:
         """GET ``path`` as a stream of text lines (no read timeout); errors are MerlinError."""
         try:
             request = self._http.build_request("GET", path, params=params, timeout=httpx.Timeout(10.0, read=None))

@@ -5,7 +5,8 @@ nothing rather than slowing the notebook down or raising.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .client import MerlinError
 

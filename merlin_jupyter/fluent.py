@@ -13,7 +13,8 @@ SDK, so a notebook reads top to bottom::
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .client import Client, MerlinError
 from .resources import Environment, Model, ModelVersion, Project, ResourceList, VersionEndpoint
@@ -263,8 +264,25 @@ def default_environment() -> str:
 
 
 __all__: Iterable[str] = [
-    "set_url", "get_url", "set_project", "active_project", "set_model", "active_model",
-    "new_model_version", "log_param", "log_params", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
-    "create_environment", "list_environments", "list_projects", "list_models", "list_versions", "list_endpoints",
-    "default_environment", "MerlinError",
+    "MerlinError",
+    "active_model",
+    "active_project",
+    "create_environment",
+    "default_environment",
+    "get_url",
+    "list_endpoints",
+    "list_environments",
+    "list_models",
+    "list_projects",
+    "list_versions",
+    "log_metric",
+    "log_model",
+    "log_param",
+    "log_params",
+    "log_pyfunc_model",
+    "new_model_version",
+    "set_model",
+    "set_project",
+    "set_tag",
+    "set_url",
 ]

@@ -29,7 +29,7 @@ class LogView:
         self.title = title
         self.thread = threading.Thread(target=self._read, name="merlin-logs", daemon=True)
 
-    def start(self) -> "LogView":
+    def start(self) -> LogView:
         self.thread.start()
         return self
 

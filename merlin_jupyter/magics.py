@@ -7,7 +7,8 @@ saying what to type instead, not a traceback.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -130,7 +131,7 @@ class MerlinMagics(Magics):
 
     def _eval(self, expression: str, flag: str) -> Any:
         try:
-            return eval(expression, self.shell.user_ns)  # noqa: S307 - the user's own notebook namespace
+            return eval(expression, self.shell.user_ns)
         except Exception as exc:  # noqa: BLE001
             raise UsageError(f"{flag} {expression!r} could not be evaluated ({type(exc).__name__}: {exc}): "
                              "give an expression that works in a cell, e.g. X_test[:5].") from None

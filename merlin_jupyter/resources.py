@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 STATUS_COLORS = {"pending": "#b58900", "running": "#2e7d32", "serving": "#1565c0",
                  "failed": "#c62828", "terminated": "#757575"}

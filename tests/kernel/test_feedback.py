@@ -81,3 +81,20 @@ def test_a_model_that_fails_to_load_says_why_without_a_traceback(ip, merlin):
     message = str(failure.value)
     assert "failed: The model server exited" in message and "the weights file is corrupt" in message
     assert "Last log lines:" in message and "%merlin logs 1" in message
+
+
+def test_following_logs_outside_a_notebook_prints_lines_until_the_stream_ends(capsys):
+    from merlin_jupyter.logview import follow
+
+    class Stream:  # stands for merlin.follow_logs(...): an iterable with close()
+        closed = False
+
+        def __iter__(self):
+            yield from ["first line", "second line"]
+
+        def close(self):
+            self.closed = True
+
+    stream = Stream()
+    assert follow(stream, "logs of v1") is None
+    assert capsys.readouterr().out == "first line\nsecond line\n" and stream.closed
