@@ -7,8 +7,12 @@ from importlib import metadata
 
 import httpx
 import mlflow
+import pytest
 
 from tests.conftest import sklearn_model, unique
+
+# A cold cache builds the model's virtualenv inside this test.
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_mlflow_model_with_unmet_requirements_runs_in_its_own_environment(compat_plane):

@@ -1,6 +1,11 @@
 """Merlin notebooks run unchanged (but for the URL and the token) with merlin-sdk 0.50.0."""
 from __future__ import annotations
 
+import pytest
+
+# A cold cache builds virtualenvs (merlin-sdk's, then a model's) inside these tests.
+pytestmark = pytest.mark.timeout(900)
+
 
 def test_standard_layout_flow(sdk, merlin_project):
     seen = sdk.run("flow_standard.py", COMPAT_PROJECT=merlin_project)
