@@ -7,8 +7,21 @@ import pytest
 pytestmark = pytest.mark.timeout(900)
 
 
-def test_standard_layout_flow(sdk, merlin_project):
+def test_standard_layout_flow(sdk, merlin_project, compat_plane, monkeypatch):
     seen = sdk.run("flow_standard.py", COMPAT_PROJECT=merlin_project)
+    _assert_flow(seen, merlin_project)
+    # The MLflow 1.26 client logged into the store the rest of the product reads: version 1 is
+    # that run, and this project's MLflow sees its params and metrics.
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", compat_plane.token)
+    run = MlflowClient(tracking_uri=compat_plane.url + "merlin/mlflow").get_run(seen["run"]["id"])
+    assert run.data.params == {"threshold": "0.5"} and run.data.metrics == {"accuracy": 0.9}
+    _, version = compat_plane.client().get(f"/models/{seen['run']['model_id']}/versions/1")
+    assert version["mlflow_run_id"] == seen["run"]["id"]
+
+
+def _assert_flow(seen: dict, merlin_project: str) -> None:
 
     assert merlin_project in seen["projects"]
     assert "local" in seen["environments"] and seen["default_environment"] == "local"

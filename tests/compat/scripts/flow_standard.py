@@ -46,7 +46,8 @@ def predict(url: str) -> list:
 
 
 v1, own1 = train_and_log(0.5)
-seen["run"] = {"params": v1.get_run_data().params, "metrics": v1.get_run_data().metrics,
+seen["run"] = {"id": v1.mlflow_run_id, "model_id": merlin.active_model().id,
+               "params": v1.get_run_data().params, "metrics": v1.get_run_data().metrics,
                "tags": {k: v for k, v in v1.list_tag().items() if not k.startswith("mlflow.")}}
 
 e1 = merlin.deploy(v1, environment_name="local")
