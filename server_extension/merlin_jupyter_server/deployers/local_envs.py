@@ -118,7 +118,11 @@ def environment_requirements(requirements: list[str]) -> list[str]:
 
 
 def plan(model_dir: str | None, envs_root: str) -> EnvPlan | None:
-    """The environment a model in ``model_dir`` needs, or None when this server's will do."""
+    """The environment a model in ``model_dir`` needs, or None when this server's will do.
+
+    "This server's" is the control plane's interpreter; a different
+    ``MerlinApp.model_server_python`` is assumed to hold the same packages.
+    """
     if not model_dir or not os.path.isdir(model_dir):
         return None  # remote artifacts: the model server reads them with the server's MLflow
     recorded = recorded_requirements(model_dir)
