@@ -31,12 +31,17 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython) -> None:
-    """``%load_ext merlin_jupyter``: registers the ``%merlin`` magic."""
+    """``%load_ext merlin_jupyter``: registers the ``%merlin`` magic and its completion."""
     from .completion import register
     from .magics import MerlinMagics
 
-    ipython.register_magics(MerlinMagics)
+    magics = MerlinMagics(shell=ipython)
+    ipython.register_magics(magics)
     register(ipython)
+    if magics.check:  # pre-deploy checks run in a process that warms up now, in the background
+        from .checks import prepare
+
+        prepare()
 
 
 def _jupyter_labextension_paths():

@@ -9,11 +9,8 @@ from tests.conftest import unique
 
 @pytest.fixture(scope="session")
 def ip():
-    from merlin_jupyter.checks import prepare
-
     shell = get_ipython()
-    shell.run_line_magic("load_ext", "merlin_jupyter")
-    prepare()  # the first pre-deploy check finds its process warm, as after a `%merlin log`
+    shell.run_line_magic("load_ext", "merlin_jupyter")  # also starts warming the pre-deploy checker
     return shell
 
 
