@@ -25,7 +25,9 @@ SCREENSHOTS = HERE / "screenshots"
 LABEXTENSION = HERE.parents[1] / "merlin_jupyter" / "labextension" / "package.json"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread until it is
+# stopped, and every asyncio test collected after this module would find that loop running.
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
     """JupyterLab with the Merlin extension, on a fresh data dir (so the panel starts empty)."""
     if not LABEXTENSION.exists():
@@ -67,7 +69,7 @@ def _warm_mlflow(cp: ControlPlaneProcess) -> None:
         pass  # the test that logs a version will say what is wrong
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not pathlib.Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not at {CHROMIUM}: run `make system-deps` "
@@ -85,9 +87,9 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def page(browser, lab):
-    """One JupyterLab page for the whole session: loading JupyterLab is the slow part."""
+    """One JupyterLab page for the module's tests: loading JupyterLab is the slow part."""
     context = browser.new_context(viewport={"width": 1280, "height": 800},
                                   permissions=["clipboard-read", "clipboard-write"])
     context.set_default_timeout(30_000)
@@ -116,7 +118,7 @@ class Screenshots:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shot(tmp_path_factory) -> Screenshots:
     return Screenshots(tmp_path_factory.mktemp("screenshots"))
 

@@ -6,6 +6,7 @@ empty panel, the next ones deploy, try and route through the panel, the last loo
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -148,8 +149,12 @@ def test_deploy_through_the_dialog_until_the_badge_says_running(page: Page, shot
     page.locator(ACCEPT).click()
     expect(dialog).to_have_count(0)
 
-    endpoints = world["api"].get(f"/models/{world['model']['id']}/versions/2/endpoint")[1]
-    assert len(endpoints) == 1
+    # The dialog closes first, then the panel sends the deploy: wait for it to arrive.
+    path = f"/models/{world['model']['id']}/versions/2/endpoint"
+    deadline = time.monotonic() + 30
+    while not (endpoints := world["api"].get(path)[1]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(endpoints) == 1, endpoints
     endpoint = endpoints[0]
     assert endpoint["resource_request"]["cpu_request"] == "500m"
     assert endpoint["env_vars"] == [{"name": "GREETING", "value": "hello"}]
