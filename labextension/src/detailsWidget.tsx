@@ -1,36 +1,21 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
+import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { EndpointDetails } from './components/EndpointDetails';
 import { EndpointDetailsModel } from './details';
 import { merlinIcon } from './icons';
+import { PollingWidget } from './pollingWidget';
 import { proxyPath } from './snippets';
 import { ITreeRow } from './tree';
 
 /** An endpoint's details in a main-area tab; fetches only while the tab is shown. */
-export class EndpointDetailsWidget extends ReactWidget {
-  constructor(readonly model: EndpointDetailsModel) {
-    super();
+export class EndpointDetailsWidget extends PollingWidget<EndpointDetailsModel> {
+  constructor(model: EndpointDetailsModel) {
+    super(model);
     this.addClass('jp-MerlinDetailsWidget');
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.model.setVisible(true);
-  }
-
-  protected onAfterHide(msg: Message): void {
-    super.onAfterHide(msg);
-    this.model.setVisible(false);
-  }
-
-  dispose(): void {
-    this.model.dispose();
-    super.dispose();
   }
 
   protected render(): JSX.Element {

@@ -1,38 +1,23 @@
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
+import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MerlinActions } from './actions';
 import { PanelView } from './components/PanelView';
 import { merlinIcon } from './icons';
 import { MerlinModel } from './model';
+import { PollingWidget } from './pollingWidget';
 
 /** The left-sidebar widget: renders the model's tree and polls only while it is shown. */
-export class MerlinPanel extends ReactWidget {
+export class MerlinPanel extends PollingWidget<MerlinModel> {
   constructor(
-    readonly model: MerlinModel,
+    model: MerlinModel,
     private readonly actions: MerlinActions
   ) {
-    super();
+    super(model);
     this.id = 'merlin-panel';
     this.title.icon = merlinIcon;
     this.title.caption = 'Merlin: models and endpoints';
     this.addClass('jp-MerlinPanel');
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.model.setVisible(true);
-  }
-
-  protected onAfterHide(msg: Message): void {
-    super.onAfterHide(msg);
-    this.model.setVisible(false);
-  }
-
-  dispose(): void {
-    this.model.dispose();
-    super.dispose();
   }
 
   protected render(): JSX.Element {
