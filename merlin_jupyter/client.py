@@ -2,17 +2,21 @@
 
 Discovery order: ``set_url(...)``; the ``MERLIN_URL``/``MERLIN_TOKEN`` variables a Jupyter server
 with the extension exports to the kernels it starts; the ``merlin-server-<pid>.json`` files such
-servers write in Jupyter's runtime directory. Nothing found is an error that says what to do.
+servers write in Jupyter's runtime directory; with none running, the standalone control plane is
+started (``MERLIN_AUTOSTART=0``: say how to start one instead).
 """
 from __future__ import annotations
 
 import glob
 import json
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
+from . import autostart
 
 API_PATH = "merlin/api/v1"
 
@@ -60,11 +64,23 @@ def discover() -> tuple[str, str]:
         return _server_root(os.environ["MERLIN_URL"]), os.environ.get("MERLIN_TOKEN", "")
     for info in _runtime_files():
         return _server_root(info["url"]), info.get("token", "")
-    raise MerlinError(
-        "No Merlin control plane found. Open this notebook in JupyterLab with merlin-jupyter "
-        "installed (`make lab`), or start one with `jupyter merlin` in a terminal, or call "
-        "merlin.set_url('http://host:port', token='...') with a running server's URL and token."
-    )
+    how = ("Open this notebook in JupyterLab with merlin-jupyter installed (`make lab`), or start "
+           "one with `jupyter merlin` in a terminal, or call merlin.set_url('http://host:port', "
+           "token='...') with a running server's URL and token.")
+    if not autostart.enabled():
+        raise MerlinError(f"No Merlin control plane found. {how}")
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    print("No Merlin control plane is running: starting `jupyter merlin` for this user's data "
+          "directory...", file=sys.stderr, flush=True)
+    try:
+        info = autostart.start(jupyter_runtime_dir())
+    except RuntimeError as exc:
+        raise MerlinError(f"No Merlin control plane found, and starting one failed: {exc} {how}") from None
+    print(f"Started a Merlin control plane at {info['url']} (pid {info['pid']}, data in "
+          f"{info.get('data_dir')}, log {info['log']}). It keeps running for other notebooks and "
+          f"scripts; stop it with `kill {info['pid']}`.", file=sys.stderr, flush=True)
+    return _server_root(info["url"]), info.get("token", "")
 
 
 class Client:

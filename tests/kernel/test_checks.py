@@ -103,7 +103,8 @@ def test_without_any_control_plane_the_magic_says_how_to_start_one(tmp_path):
     script = ("from IPython.testing.globalipapp import get_ipython\n"
               "ip = get_ipython()\nip.run_line_magic('load_ext', 'merlin_jupyter')\n"
               "ip.run_cell('%merlin project demo')\n")
-    env = {"PATH": "/usr/bin:/bin", "JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path),
+           "MERLIN_AUTOSTART": "0"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     shown = out.stdout + out.stderr
     assert "UsageError: No Merlin control plane found" in shown and "jupyter merlin" in shown

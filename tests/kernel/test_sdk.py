@@ -63,7 +63,8 @@ def test_a_version_without_a_model_fails_to_deploy_in_words(connected):
 
 def test_without_a_control_plane_the_sdk_says_how_to_start_one(tmp_path):
     script = "import merlin_jupyter as m\ntry:\n    m.list_projects()\nexcept m.MerlinError as e:\n    print(e)\n"
-    env = {"PATH": "/usr/bin:/bin", "JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path),
+           "MERLIN_AUTOSTART": "0"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert "jupyter merlin" in out.stdout and "Traceback" not in out.stderr
 
