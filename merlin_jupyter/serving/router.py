@@ -195,8 +195,9 @@ class Upstream:
         """POST and return (status, reason, content type, body).
 
         A pooled connection can be closed by the server just as a request goes out on it (a
-        redeployed revision exits); the request then never reached a model, so it is sent once
-        more on a new connection instead of failing."""
+        redeployed revision exits), before the request was read: it is sent once more, on a new
+        connection, instead of failing. (A server that dies while answering gets that second try
+        too; a prediction is a read.) A destination that refuses connections fails both tries."""
         pooled, fresh = self._sessions()
         try:
             return await self._post(pooled, url, body, headers)
