@@ -12,6 +12,13 @@ import sys
 import tempfile
 import traceback
 
+# Before any numeric library loads: workers are processes, one per core, so a thread pool in
+# each would only oversubscribe the cores; and OpenMP's pool does not survive fork (LightGBM and
+# XGBoost models hang in a forked worker when the model was loaded, and predicted, before it).
+# An endpoint's own env vars win.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
 FAILED = "merlin-serving: failed:"
 
 

@@ -71,6 +71,7 @@ def _load_mlflow(uri: str) -> ServedModel:
         model = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # noqa: BLE001 - every loader failure becomes a reason in words
         raise LoadFailed(f"MLflow could not load the model at {uri}: {type(exc).__name__}: {exc}") from exc
+    _one_thread_each(model)
     schema = model.metadata.get_input_schema() if model.metadata else None
     served = ServedModel(predict=_fast_predict(model), signature=InputSignature(schema),
                          input_example=_input_example(model),
@@ -80,6 +81,26 @@ def _load_mlflow(uri: str) -> ServedModel:
         served.infer = infer
         served.flavor = "custom"
     return served
+
+
+def _one_thread_each(model: Any) -> None:
+    """LightGBM and XGBoost models predict with a thread pool of their own (OpenMP). The model is
+    loaded and its example predicted before the workers are forked, and that pool does not
+    survive fork: a worker's first prediction would hang. Workers are processes, one per core,
+    so each model runs single-threaded instead."""
+    impl = getattr(model, "_model_impl", None)
+    for inner in (getattr(impl, "lgb_model", None), getattr(impl, "xgb_model", None)):
+        if inner is None:
+            continue
+        try:
+            if hasattr(inner, "get_params") and "n_jobs" in inner.get_params():
+                inner.set_params(n_jobs=1)  # the scikit-learn APIs of both libraries
+            elif hasattr(inner, "reset_parameter"):
+                inner.reset_parameter({"num_threads": 1})  # a LightGBM Booster
+            elif hasattr(inner, "set_param"):
+                inner.set_param({"nthread": 1})  # an XGBoost Booster
+        except Exception:  # noqa: BLE001 - a model that refuses keeps its own setting
+            pass
 
 
 def _loader_module(model: Any) -> str | None:

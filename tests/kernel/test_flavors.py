@@ -1,7 +1,7 @@
 """Flavor detection by the classes a model is made of, and %merlin log of the installed flavors.
 
-scikit-learn and mlflow.pyfunc are installed and logged for real. XGBoost, LightGBM, PyTorch,
-TensorFlow/Keras and ONNX are not installed here: their detection is tested with stand-in
+scikit-learn, LightGBM and mlflow.pyfunc are installed (test extras) and logged for real.
+XGBoost, PyTorch, TensorFlow/Keras and ONNX are not: their detection is tested with stand-in
 classes that carry the real libraries' module and class names (nothing is imported).
 """
 from __future__ import annotations
@@ -88,3 +88,25 @@ def test_log_records_the_flavor_the_estimators_params_and_a_pyfunc(ip, merlin):
         ip.user_ns["number"] = 3
         merlin("log number")
     assert [v.id for v in merlin("ls")] == [2, 1]  # the refused log created no version
+
+
+def test_a_lightgbm_model_is_logged_with_its_flavor_deployed_and_predicts(ip, merlin):
+    lightgbm = pytest.importorskip("lightgbm")  # in the test extras; skipped only outside them
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 4))
+    booster = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1)
+    booster.fit(X, (X[:, 0] > 0.5).astype(int))
+    ip.user_ns.update(booster=booster, X_lgb=X)
+    merlin("model boosted --type pyfunc")
+    version = merlin("log booster --sample X_lgb[:3]")
+    run = mlflow.get_run(version.mlflow_run_id)
+    assert run.data.params["n_estimators"] == "20"
+    assert flavor_of(booster) == "lightgbm"
+    # LightGBM predicts with an OpenMP pool, which does not survive the model server's fork:
+    # the endpoint must answer from its forked workers, not hang.
+    endpoint = merlin(f"deploy {version.id}")
+    assert endpoint.status == "running", endpoint.message
+    assert merlin(f"predict X_lgb[:5] --version {version.id}") == booster.predict(X[:5]).tolist()
+    merlin(f"undeploy {version.id}")

@@ -132,3 +132,21 @@ def test_the_log_keeps_every_failure_but_not_a_line_per_prediction(start_server,
     logged = log.count("200 POST /v1/models/iris-1:predict")
     assert 1 <= logged < 20, log[-2000:]
     assert "GET /v2/health/ready" not in log
+
+
+def test_a_model_with_an_openmp_pool_answers_from_forked_workers(start_server, tmp_path):
+    """HistGradientBoosting predicts with OpenMP threads; the example is predicted before the
+    workers fork, and OpenMP's pool does not survive fork: without care, workers hang."""
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 4))
+    model = HistGradientBoostingClassifier(max_iter=10).fit(X, (X[:, 0] > 0.5).astype(int))
+    mlflow.sklearn.save_model(model, str(tmp_path / "hgb"), input_example=X[:3],
+                              serialization_format="cloudpickle")
+    server = start_server(str(tmp_path / "hgb"), "hgb-1", workers=2)
+    for _ in range(6):  # new connections, so both workers answer
+        answer = httpx.post(server.predict_url, json={"instances": X[:4].tolist()}, timeout=10)
+        assert answer.json() == {"predictions": model.predict(X[:4]).tolist()}
