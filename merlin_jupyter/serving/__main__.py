@@ -15,7 +15,7 @@ import traceback
 # Before any numeric library loads: workers are processes, one per core, so a thread pool in
 # each would only oversubscribe the cores; and OpenMP's pool does not survive fork (LightGBM and
 # XGBoost models hang in a forked worker when the model was loaded, and predicted, before it).
-# An endpoint's own env vars win.
+# A value already in the environment wins.
 for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 
