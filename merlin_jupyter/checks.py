@@ -13,6 +13,7 @@ from typing import Any
 
 from .client import MerlinError
 from .resources import ModelVersion
+from .serving.loader import local_path
 
 
 def model_dir(version: ModelVersion) -> str | None:
@@ -22,7 +23,7 @@ def model_dir(version: ModelVersion) -> str | None:
     "logged model" with its own location, linked to the run (the control plane resolves it the
     same way before deploying).
     """
-    in_run = _local(version.artifact_uri or "")
+    in_run = local_path(version.artifact_uri or "")
     if in_run and os.path.exists(os.path.join(in_run, "model", "MLmodel")):
         return os.path.join(in_run, "model")
     try:
@@ -37,17 +38,8 @@ def model_dir(version: ModelVersion) -> str | None:
     except Exception:  # noqa: BLE001 - an older tracking server: the model is not found, said by the caller
         return None
     models = sorted(found, key=lambda m: (m.name != "model", -(m.creation_timestamp or 0)))
-    path = _local(models[0].artifact_location) if models else None
+    path = local_path(models[0].artifact_location) if models else None
     return path if path and os.path.exists(os.path.join(path, "MLmodel")) else None
-
-
-def _local(uri: str) -> str | None:
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return unquote(parsed.path)
-    return uri if uri and parsed.scheme == "" else None
 
 
 def input_example_instances(version: ModelVersion, rows: int = 2) -> Any:

@@ -10,8 +10,9 @@ import httpx
 
 from ..errors import DeploymentError
 from . import local_envs
+from .artifact_store import local_path
 from .base import Deployer, DeploymentSpec, DeploymentStatus, RouteSpec
-from .local_process import ProcessTable, client_host, free_port, local_path, port_free, tail
+from .local_process import ProcessTable, client_host, free_port, port_free, tail
 from .local_router import LocalRouter
 from .local_standby import StandbyPool
 

@@ -120,13 +120,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def local_path(uri: str) -> str | None:
-    """The directory a ``file://`` URI or plain path names (None for remote URIs)."""
-    if uri.startswith("file://"):
-        return uri[len("file://"):]
-    return uri if uri.startswith("/") else None
-
-
 def tail(path: str, lines: int = 100) -> list[str]:
     """The last ``lines`` lines of a text file ([] if it does not exist)."""
     try:
