@@ -108,9 +108,15 @@ class Reconciler:
     async def run_once(self) -> None:
         work = await asyncio.to_thread(self.state.endpoint_work)
         self._busy = any(not _settled(w) for w in work)
+        # Waits of redeploys that ended (undeployed, superseded) are forgotten here.
+        redeploying = {(w.endpoint.id, w.spec.revision) for w in work if w.previous_handle}
+        self._redeploys = {k: v for k, v in self._redeploys.items() if k in redeploying}
         work = self._due(work)
         await asyncio.gather(*(self._guard(self._endpoint(w), w.spec.endpoint_id) for w in work))
-        routes = [r for r in await asyncio.to_thread(self.state.route_work) if self._route_due(r)]
+        routes = await asyncio.to_thread(self.state.route_work)
+        unapplied = {(r.model_endpoint_id, r.generation) for r in routes}
+        self._routes_waiting = {k: v for k, v in self._routes_waiting.items() if k in unapplied}
+        routes = [r for r in routes if self._route_due(r)]
         self._busy = self._busy or any(
             (r.model_endpoint_id, r.generation) not in self._routes_waiting for r in routes)
         await asyncio.gather(*(self._guard(self._route(r), f"route {r.model_endpoint_id}") for r in routes))
