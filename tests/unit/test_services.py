@@ -100,6 +100,9 @@ def test_versions_count_per_model_and_page_newest_first(svc, model):
 def test_version_is_an_mlflow_run_with_an_artifact_uri(svc, model):
     version = svc.versions.create(model.id, {}, "alice")
     assert len(version.mlflow_run_id) == 32 and version.artifact_uri.endswith("/artifacts")
+    # Named by its version in the MLflow UI, not by a placeholder shared by every run.
+    run = svc.versions.mlflow._get_store().get_run(version.mlflow_run_id)
+    assert run.info.run_name == f"{model.name}-v1"
 
 
 def test_deployed_version_is_immutable_except_labels(svc, model):

@@ -102,6 +102,18 @@ class MlflowGateway:
             ) from exc
         return run.info.run_id, run.info.artifact_uri
 
+    def rename_run(self, run_id: str, run_name: str) -> None:
+        """Give a run its final name (in the MLflow UI, runs are listed by name)."""
+        from mlflow.entities import RunTag
+
+        try:
+            if self._store_uri:
+                self._get_store().set_tag(run_id, RunTag("mlflow.runName", run_name))
+            else:
+                self._get_store().set_tag(run_id, "mlflow.runName", run_name)
+        except Exception as exc:  # noqa: BLE001
+            raise Unavailable(f"Could not rename MLflow run {run_id}: {exc}.") from exc
+
     def model_location(self, experiment_id: int, run_id: str, artifact_uri: str) -> str:
         """Where the version's model lives.
 

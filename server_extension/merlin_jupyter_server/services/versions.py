@@ -48,7 +48,9 @@ class VersionService:
             project_name = model.project.name
         run_id = str(body.get("mlflow_run_id") or "")
         artifact_uri = str(body.get("artifact_uri") or "")
-        if not run_id:
+        created_run = not run_id
+        if created_run:
+            # Named once the version's number is known (taken in the transaction below).
             run_id, artifact_uri = self.mlflow.create_run(
                 experiment_id, f"{model_name}-next", {"merlin.project": project_name, "merlin.model": model_name}
             )
@@ -74,7 +76,10 @@ class VersionService:
                 project_id, model_id,
             )
             session.refresh(row)
-            return row.to_entity(self.mlflow.ui_url)
+            version = row.to_entity(self.mlflow.ui_url)
+        if created_run:
+            self.mlflow.rename_run(run_id, f"{model_name}-v{number}")
+        return version
 
     def update(self, model_id: int, number: int, body: dict[str, Any], actor: str) -> Version:
         with self.db.session() as session:
