@@ -148,6 +148,13 @@ class VersionEndpoint:
     protocol: str = "HTTP_JSON"
     revision: int = 1
     desired: str = "running"  # what the reconciler drives towards: running | terminated
+    enable_model_observability: bool = False
+    logger: dict[str, Any] | None = None  # Merlin's request/response logger (services/logger_config)
+    # Which settings the environment enforces (``enforced``/``unenforced``, in words) and how it
+    # runs now (``workers``, ``scaled_to_zero``, ``last_wake``); None where nothing is known.
+    serving: dict[str, Any] | None = None
+    # Merlin embeds its environment; merlin-sdk picks a version's endpoint by is_default.
+    environment: Environment | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -171,7 +178,10 @@ class VersionEndpoint:
             "autoscaling_policy": self.autoscaling_policy.to_api(),
             "protocol": self.protocol,
             "revision": self.revision,
-            "enable_model_observability": False,
+            "enable_model_observability": self.enable_model_observability,
+            "logger": self.logger,
+            "serving": self.serving,
+            "environment": self.environment.to_api() if self.environment else None,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
@@ -189,6 +199,7 @@ class Version:
     python_version: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     endpoints: list[VersionEndpoint] = field(default_factory=list)
+    model_schema: "ModelSchema | None" = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -202,6 +213,7 @@ class Version:
             "endpoints": [e.to_api() for e in self.endpoints],
             "properties": self.properties,
             "labels": self.labels,
+            "model_schema": self.model_schema.to_api() if self.model_schema else None,
             "custom_predictor": None,
             "python_version": self.python_version,
             "created_at": iso(self.created_at),
@@ -225,6 +237,7 @@ class ModelEndpoint:
     destinations: list[Destination]
     mirror_endpoint_id: str | None
     protocol: str = "HTTP_JSON"
+    environment: Environment | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -247,10 +260,24 @@ class ModelEndpoint:
             "url": self.url,
             "rule": self.rule_api(),
             "environment_name": self.environment_name,
+            "environment": self.environment.to_api() if self.environment else None,
             "protocol": self.protocol,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
+
+
+@dataclass
+class ModelSchema:
+    """Merlin's model schema: what a model's features and predictions are (``spec``, Merlin's
+    InferenceSchema as JSON), kept per model and referenced by its versions."""
+
+    id: int
+    model_id: int
+    spec: dict[str, Any] | None
+
+    def to_api(self) -> dict[str, Any]:
+        return {"id": self.id, "model_id": self.model_id, "spec": self.spec}
 
 
 @dataclass

@@ -44,3 +44,16 @@ class DeploymentError(MerlinError):
     """A deployer could not carry out an action; the message says why in words."""
 
     status = 502
+
+
+class TooLarge(MerlinError):
+    """The request is larger than the control plane accepts (413)."""
+
+    status = 413
+
+
+class Forbidden(MerlinError):
+    """The caller is known but lacks the role this needs (403); the message names the
+    project, the role needed and who can grant it."""
+
+    status = 403

@@ -5,26 +5,40 @@ and all a deployer needs to find its work again lives in the endpoint's ``handle
 restart the first pass re-adopts what still runs, restarts what was lost, and finishes what was
 half done. Database calls run in worker threads; deployer calls are coroutines: the Jupyter
 event loop is never blocked.
+
+The intent is recorded before anything is started: ``{"intent": ..., "revision": r}`` becomes the
+endpoint's handle before the deployer is called, so a control plane killed at any step leaves a
+record naming the revision that may be running, and the next one adopts or stops it (a deployer
+finds its own work by revision). A deployment that crashes is restarted with back-off and the
+endpoint is ``pending`` until it answers again (restarts.py).
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+from . import crashpoints
+from .background import BackgroundLoop
 from .deployers import Deployers
 from .deployers.base import DeploymentSpec, DeploymentStatus
 from .entities import EndpointStatus as S
 from .errors import MerlinError, Unavailable
+from .restarts import RestartPolicy
 from .services.deployments import DeploymentStateService, EndpointWork, RouteWork
 
 log = logging.getLogger("merlin_jupyter_server.reconciler")
 LOG_LINES_IN_MESSAGE = 20
+FOLLOWER_POLL = 0.25  # seconds between checks of a wait on a replica that does not reconcile
 
 
-class Reconciler:
+class Reconciler(BackgroundLoop):
+    task_name = "merlin-reconciler"
+
     def __init__(
         self,
         state: DeploymentStateService,
@@ -33,6 +47,7 @@ class Reconciler:
         busy_interval: float = 0.05,
         pending_timeout: float = 600.0,
         call_timeout: float = 60.0,
+        restarts: RestartPolicy | None = None,
     ):
         self.state = state
         self.deployers = deployers
@@ -40,9 +55,9 @@ class Reconciler:
         self.busy_interval = busy_interval
         self.pending_timeout = pending_timeout
         self.call_timeout = call_timeout
+        self.restarts = restarts or RestartPolicy()
         self._wake = asyncio.Event()
         self._passes = asyncio.Condition()
-        self._task: asyncio.Task | None = None
         self._busy = False
         # Rules that could not be applied because the cluster was unreachable:
         # (model endpoint, generation) -> [when that began, last try]. Retried once per idle interval.
@@ -50,25 +65,10 @@ class Reconciler:
         self._redeploys: dict[tuple[str, int], float] = {}  # (endpoint, revision) -> wait began
         self._checked: dict[str, float] = {}  # settled endpoint -> its last status check
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="merlin-reconciler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    def kick(self) -> None:
-        """Run a pass now instead of at the next interval."""
+    def kick(self, endpoint_id: str | None = None) -> None:
+        """Run a pass now instead of at the next interval (checking ``endpoint_id`` in it)."""
+        if endpoint_id is not None:
+            self._checked.pop(endpoint_id, None)
         self._wake.set()
 
     async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
@@ -83,12 +83,15 @@ class Reconciler:
             self.kick()
             async with self._passes:
                 try:
-                    await asyncio.wait_for(self._passes.wait(), remaining)
+                    # On a replica that does not reconcile no pass ends here: look again soon.
+                    wait = remaining if self.running else min(remaining, FOLLOWER_POLL)
+                    await asyncio.wait_for(self._passes.wait(), wait)
                 except asyncio.TimeoutError:
                     pass
 
     async def _run(self) -> None:
         await self._guard(self.deployers.resume(), "resuming deployers")
+        await self._guard(self._stop_unknown(), "stopping what no endpoint asks for")
         while True:
             try:
                 await self.run_once()
@@ -136,6 +139,14 @@ class Reconciler:
             due.append(w)
         return due
 
+    async def _stop_unknown(self) -> None:
+        """Before the first pass: stop what a deployer runs for no recorded revision (left by a
+        crash of an older control plane, or by an endpoint undeployed while it was missed)."""
+        known = await asyncio.to_thread(self.state.known_revisions)
+        stopped = await self.deployers.stop_unknown(known)
+        if stopped:
+            log.warning("stopped %d process(es) no endpoint asks for: %s", len(stopped), stopped)
+
     async def _guard(self, job: Awaitable[Any], what: str) -> None:
         try:
             await asyncio.wait_for(job, self.call_timeout)
@@ -149,33 +160,48 @@ class Reconciler:
         endpoint, spec = work.endpoint, work.spec
         deployer = self.deployers.get(spec.environment)
         if endpoint.desired == "terminated":
+            crashpoints.reached("undeploy:before-stop")
             for handle in (work.handle, work.previous_handle):
                 if handle:
-                    await deployer.undeploy(spec, handle)
+                    await deployer.undeploy(_spec_of(spec, handle), handle)
+            crashpoints.reached("undeploy:after-stop")
             await asyncio.to_thread(self.state.record_terminated, endpoint.id)
+            crashpoints.reached("undeploy:after-record")
             return
         if work.previous_handle and endpoint.status in (S.PENDING, S.FAILED):
-            await deployer.undeploy(spec, work.previous_handle)
+            await deployer.undeploy(_spec_of(spec, work.previous_handle), work.previous_handle)
             await asyncio.to_thread(self.state.clear_previous, endpoint.id)
-        if not work.handle:
-            await self._deploy(deployer, spec)
+        if not _started(work.handle):
+            restarts = work.handle.get("restarts")
+            if restarts and time.time() < restarts.get("restart_at", 0):
+                return  # backing off after a crash
+            await self._deploy(deployer, spec, restarts=restarts)
             return
         status = await deployer.status(spec, work.handle)
         await self._observe(deployer, work, status)
 
-    async def _deploy(self, deployer, spec: DeploymentSpec, note: str | None = None) -> None:
+    async def _deploy(self, deployer, spec: DeploymentSpec, note: str | None = None,
+                      restarts: dict[str, Any] | None = None) -> None:
+        carry = {"restarts": restarts} if restarts else {}
+        intent = {"intent": uuid.uuid4().hex[:12], "revision": spec.revision, **carry}
+        if not await asyncio.to_thread(self.state.record_intent, spec.endpoint_id, spec.revision, intent):
+            return  # undeployed or superseded meanwhile
+        crashpoints.reached("deploy:before-spawn")
         try:
             spec = await asyncio.to_thread(self.state.resolve_model, spec)
             status = await deployer.deploy(spec)
         except MerlinError as exc:
             await self._fail(deployer, spec, exc.message)
             return
+        crashpoints.reached("deploy:after-spawn")
         if status.state == "failed":
             await self._fail(deployer, spec, describe_failure(status))
         elif not await asyncio.to_thread(
-            self.state.record_started, spec.endpoint_id, spec.revision, status.handle, note
+            self.state.record_started, spec.endpoint_id, spec.revision, {**status.handle, **carry}, note
         ):
             await deployer.undeploy(spec, status.handle)  # intent changed while we deployed
+        else:
+            crashpoints.reached("deploy:after-record")
 
     async def _observe(self, deployer, work: EndpointWork, status: DeploymentStatus) -> None:
         endpoint, spec = work.endpoint, work.spec
@@ -189,14 +215,19 @@ class Reconciler:
                 )
                 if previous:
                     await deployer.undeploy(spec, previous)
+            live = {k: v for k, v in (endpoint.serving or {}).items() if k not in ("enforced", "unenforced")}
+            if status.details is not None and status.details != live:
+                await asyncio.to_thread(self.state.record_serving, endpoint.id, spec.revision, status.details)
         elif status.state == "failed":
             await self._fail(deployer, spec, describe_failure(status))
+        elif status.state == "crashed":
+            await self._crashed(deployer, work, status)
         elif status.state == "gone":
-            # Lost with the machine or the process table: deploy again, never drop silently.
+            # Lost with the machine or the cluster: deploy again, never drop silently.
             log.warning("endpoint %s is gone from %s; deploying it again", endpoint.id, spec.environment.name)
             note = None
             if endpoint.status in (S.RUNNING, S.SERVING):
-                note = f"The model server was no longer running ({status.message}); starting it again."
+                note = f"The deployment was no longer there ({status.message}); deploying it again."
             await self._deploy(deployer, spec, note)
         elif redeploying:
             await self._watch_redeploy(deployer, work, status)
@@ -227,6 +258,26 @@ class Reconciler:
                    f"Last seen: {status.message or 'still starting'}")
         await self._fail(deployer, work.spec, describe_failure(
             DeploymentStatus("failed", message=message, logs=status.logs)))
+
+    async def _crashed(self, deployer, work: EndpointWork, status: DeploymentStatus) -> None:
+        """Restart after a back-off, with the endpoint not ready meanwhile; fail after repeated
+        crashes, with how it ended and its last log lines."""
+        spec, policy = work.spec, self.restarts
+        restarts = policy.after_crash(work.handle.get("restarts"), time.time(), status.message or "")
+        crashes = len(restarts["crashes"])
+        if policy.gives_up(restarts):
+            message = (f"The model server crashed {crashes} times within {policy.window_words()} and "
+                       f"is not restarted again. The last time, {status.message}.")
+            await self._fail(deployer, spec, describe_failure(
+                DeploymentStatus("failed", message=message, logs=status.logs)))
+            return
+        message = (f"Restarting after a crash: {status.message}. Next try in {restarts['delay']:g} s "
+                   f"(crash {crashes}; {policy.limit} within {policy.window_words()} fail the endpoint).")
+        log.warning("endpoint %s: %s", spec.endpoint_id, message)
+        # Not ready, first; then what is left of it goes (e.g. workers of a killed supervisor).
+        await asyncio.to_thread(self.state.record_crashed, spec.endpoint_id, spec.revision,
+                                {"revision": spec.revision, "restarts": restarts}, message)
+        await deployer.undeploy(spec, work.handle)
 
     async def _fail(self, deployer, spec: DeploymentSpec, message: str) -> None:
         leftovers = await asyncio.to_thread(self.state.record_failed, spec.endpoint_id, spec.revision, message)
@@ -267,6 +318,22 @@ class Reconciler:
         del self._routes_waiting[key]
         message = f"The traffic rule could not be applied within {int(self.pending_timeout)} s. Last seen: {message}"
         await asyncio.to_thread(self.state.record_route_failed, work.model_endpoint_id, work.generation, message)
+
+
+RECONCILER_KEYS = {"intent", "revision", "restarts"}
+
+
+def _started(handle: dict[str, Any]) -> bool:
+    """Whether a deployer recorded anything in the handle (not just the intent or restarts)."""
+    return bool(set(handle) - RECONCILER_KEYS)
+
+
+def _spec_of(spec: DeploymentSpec, handle: dict[str, Any]) -> DeploymentSpec:
+    """The spec of the revision ``handle`` belongs to (a previous revision's intent)."""
+    revision = handle.get("revision")
+    if isinstance(revision, int) and revision != spec.revision:
+        return dataclasses.replace(spec, revision=revision)
+    return spec
 
 
 def _settled(work: EndpointWork) -> bool:

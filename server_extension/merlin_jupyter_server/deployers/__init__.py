@@ -40,6 +40,12 @@ class Deployers:
         for _, deployer in list(self._by_env.values()):
             await deployer.resume()
 
+    async def stop_unknown(self, known: set[str]) -> list[str]:
+        stopped: list[str] = []
+        for _, deployer in list(self._by_env.values()):
+            stopped += await deployer.stop_unknown(known)
+        return stopped
+
     async def close(self) -> None:
         for _, deployer in self._by_env.values():
             await deployer.close()

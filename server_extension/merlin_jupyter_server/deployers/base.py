@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, Callable, Literal
 
 from ..entities import AutoscalingPolicy, Environment, ResourceRequest
 
-State = Literal["pending", "ready", "failed", "gone"]
+State = Literal["pending", "ready", "failed", "gone", "crashed"]
 
 
 @dataclass
@@ -40,6 +40,8 @@ class DeploymentSpec:
     # Where the model itself lives: ``<artifact_uri>/model`` for runs logged by MLflow 1.x/2.x
     # clients, the logged model's own location for MLflow 3 (resolved by the control plane).
     model_location: str = ""
+    # Merlin's logger settings (services/logger_config); None: requests are not logged.
+    logger: dict[str, Any] | None = None
 
     @property
     def model_uri(self) -> str:
@@ -61,7 +63,9 @@ class DeploymentStatus:
 
     ``state``: ``pending`` (starting), ``ready`` (answers predictions at ``url``),
     ``failed`` (``message`` says why in words, ``logs`` holds the last lines that explain it),
-    ``gone`` (nothing is deployed for this handle, e.g. the process died with the machine).
+    ``gone`` (nothing is deployed for this handle: deploy it again now), ``crashed`` (it ran
+    and stopped without saying why: the reconciler restarts it with back-off, like a kubelet,
+    and fails it after repeated crashes; ``message`` says how it ended, ``logs`` its last lines).
     """
 
     state: State
@@ -72,6 +76,9 @@ class DeploymentStatus:
     # build's stages), not just the latest word on progress.
     milestone: bool = False
     handle: dict[str, Any] = field(default_factory=dict)
+    # What a user should see of how it runs now (workers, scaled to zero, last wake), recorded
+    # as the endpoint's ``serving`` details when it changes; None when the deployer has none.
+    details: dict[str, Any] | None = None
 
 
 @dataclass
@@ -104,6 +111,12 @@ class DeployerContext:
     python: str = ""  # the interpreter that runs local model servers
     host: str = "127.0.0.1"  # the address local servers bind to
     options: dict[str, Any] = field(default_factory=dict)  # further MerlinApp settings by name
+    # Called with an endpoint id when a deployment changed on its own (its process exited), so
+    # the reconciler looks at it now instead of at its next idle check.
+    on_change: Callable[[str], None] | None = None
+    # False on a replica that does not reconcile (another one holds the reconciler's lock): its
+    # deployers only read (logs, reachability) and start nothing, not even a warm stand-by.
+    active: bool = True
 
 
 @dataclass
@@ -160,6 +173,16 @@ class Deployer(abc.ABC):
 
     async def resume(self) -> None:
         """Bring back, after the control plane starts, what this environment needs running."""
+
+    async def stop_unknown(self, known: set[str]) -> list[str]:
+        """At start, stop what this environment runs for no recorded intent (``known`` holds
+        ``"<endpoint id>:<revision>"`` of every revision that may run); returns what was stopped."""
+        return []
+
+    def admit(self, request: ResourceRequest, policy: AutoscalingPolicy) -> dict[str, Any]:
+        """Refuse (InvalidInput) what this environment cannot run, before anything is recorded;
+        return what it enforces and what not (``{"enforced": [...], "unenforced": [...]}``)."""
+        return {}
 
     async def check(self) -> Reachability:
         """Whether this environment can be deployed to right now, and if not why."""

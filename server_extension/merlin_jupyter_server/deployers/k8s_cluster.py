@@ -18,7 +18,7 @@ from ..errors import DeploymentError
 from . import k8s_manifests as m
 from . import k8s_status
 from .k8s_config import configure, describe, new_api_client
-from .k8s_errors import explain, is_unreachable, unreachable_message
+from .k8s_errors import explain, is_not_found, is_unreachable, unreachable_message
 
 ObjectApi = tuple[str, str, str]  # (group, version, plural) of a custom resource
 
@@ -66,10 +66,9 @@ class Cluster:
                 await configure(self.config, self._api.configuration)
                 return await fn(*args, _request_timeout=self.timeout, **kwargs)
         except ApiException as exc:
-            # An object's 404 passes through; a kind's 404 (CRD not installed) is explained.
-            if exc.status == 404 and "could not find the requested resource" not in (
-                exc.body or ""
-            ):
+            # An object's NotFound passes through; any other failure (a kind's 404 when its CRD
+            # is not installed, 403, 429, 5xx) is explained, and never taken for "not there".
+            if is_not_found(exc):
                 raise
             raise explain(exc, verb, what, self.name) from exc
         except Exception as exc:  # noqa: BLE001 - sorted into unreachable vs. a bug below

@@ -32,6 +32,19 @@ def status_of(exc: ApiException) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def is_not_found(exc: ApiException) -> bool:
+    """The API server's own answer that the object (or its namespace) does not exist.
+
+    Only this makes an endpoint "gone" (and deployed again). A 404 without a NotFound ``Status``
+    comes from something else on the way (a proxy, a wrong server path); a 404 for the kind
+    means the CRD is not installed. Neither says the object is gone."""
+    if exc.status != 404:
+        return False
+    status = status_of(exc)
+    return status.get("reason") == "NotFound" and "could not find the requested resource" not in (
+        status.get("message") or "")
+
+
 def unreachable_message(cluster: str, exc: BaseException) -> str:
     detail = str(exc) or type(exc).__name__
     return (

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from ..errors import DeploymentError
+from ..services.logger_config import model_logging
 from .base import DeploymentSpec, RouteDestination, RouteSpec
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "merlin-jupyter"}
@@ -101,6 +102,11 @@ def inference_service(spec: DeploymentSpec, storage_uri: str, config: dict[str, 
     )
     if account:
         predictor["serviceAccountName"] = str(account)
+    logged = model_logging(spec.logger)
+    if logged is not None:
+        # KServe's own logger: a CloudEvent per request and/or response, sent to the sink the
+        # environment names (the services refuse logging on an environment without one).
+        predictor["logger"] = {"mode": logged["mode"], "url": str(config.get("request_log_url") or "")}
     isvc = {
         "apiVersion": "/".join(ISVC_API[:2]),
         "kind": "InferenceService",

@@ -166,11 +166,17 @@ class KubernetesDeployer(Deployer):
     ) -> DeploymentStatus:
         try:
             obj = await self.cluster.get(m.ISVC_API, ns, name)
-        except ApiException:
+        except ApiException:  # the API server's NotFound, nothing else (Cluster.call)
             gone = f"InferenceService {name} is not in namespace {ns}"
             return DeploymentStatus("gone", message=gone, handle=handle)
         except Unreachable as exc:
             return DeploymentStatus("pending", message=str(exc), handle=handle)
+        except DeploymentError as exc:
+            # Refused, throttled or failing (403, 429, 5xx): what was deployed is still there as
+            # far as anyone knows, so nothing is deployed again; a pending endpoint shows why it
+            # waits and fails after its pending timeout if the cluster keeps answering so.
+            said = f"{exc.message} Will retry."
+            return DeploymentStatus("pending", message=said, handle=handle)
         reading = k8s_status.read(obj, spec.model_name)
         if reading.state == "ready":
             return DeploymentStatus("ready", url=reading.url, handle=handle)

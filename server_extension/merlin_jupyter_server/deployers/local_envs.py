@@ -68,6 +68,26 @@ def recorded_requirements(model_dir: str) -> list[str] | None:
     return None
 
 
+# XGBoost 3 reads only its JSON and UBJSON model formats (both start with "{"); a model.bst in
+# the binary format (what Booster.save_model wrote to a .bst before 2.0, as in Merlin's standard
+# layout) needs XGBoost 2, which still reads it. xgboost-cpu is the same package without the
+# CUDA libraries (185 MB instead of about 1 GB).
+LEGACY_XGBOOST = (["xgboost<3"], ["xgboost-cpu>=2.1,<3"])
+
+
+def format_requirements(model_dir: str) -> tuple[list[str] | None, list[str] | None]:
+    """What a model in Merlin's standard layout (no recorded requirements) needs because of
+    its file's format: (the requirement this server's environment is checked against, what an
+    isolated environment installs for it), or (None, None)."""
+    path = os.path.join(model_dir, "model.bst")
+    if not os.path.isfile(path):
+        return None, None
+    with open(path, "rb") as handle:
+        if handle.read(1) == b"{":
+            return None, None
+    return list(LEGACY_XGBOOST[0]), list(LEGACY_XGBOOST[1])
+
+
 def unmet(requirements: list[str]) -> list[str]:
     """The requirements the running interpreter's installed packages do not satisfy."""
     from importlib import metadata
@@ -126,12 +146,15 @@ def plan(model_dir: str | None, envs_root: str) -> EnvPlan | None:
     if not model_dir or not os.path.isdir(model_dir):
         return None  # remote artifacts: the model server reads them with the server's MLflow
     recorded = recorded_requirements(model_dir)
+    installs = None
+    if not recorded:
+        recorded, installs = format_requirements(model_dir)
     if not recorded:
         return None
     missing = unmet(recorded)
     if not missing:
         return None
-    requirements = environment_requirements(recorded)
+    requirements = environment_requirements(installs or recorded)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     key = hashlib.sha256("\n".join([python, *sorted(requirements)]).encode()).hexdigest()[:16]
     return EnvPlan(os.path.join(envs_root, f"py{python}-{key}"), requirements,
@@ -191,7 +214,13 @@ def _link_serving_code(python: str) -> None:
     env = os.path.dirname(os.path.dirname(python))
     source = os.path.join(env, "merlin-serving-src")
     os.makedirs(source, exist_ok=True)
-    os.symlink(package, os.path.join(source, "merlin_jupyter"))
+    # Replaced in one rename, so a server starting meanwhile sees the old link or the new one.
+    link = os.path.join(source, "merlin_jupyter")
+    fresh = f"{link}.{os.getpid()}"
+    if os.path.lexists(fresh):
+        os.unlink(fresh)
+    os.symlink(package, fresh)
+    os.replace(fresh, link)
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = subprocess.run([python, "-c", purelib], capture_output=True, text=True,
                           check=True).stdout.strip()
@@ -210,6 +239,9 @@ def ensure(path: str, requirements: list[str]) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(os.path.join(path, COMPLETE)):
             say(f"reusing the isolated environment {path}")
+            # The model server code is this control plane's: an environment built by another
+            # checkout or an older install must not run (or miss) that one's code.
+            _link_serving_code(os.path.join(path, "bin", "python"))
         else:
             say(f"building an isolated environment with {len(requirements)} requirements "
                 "(once; later deploys with the same requirements reuse it)")
@@ -230,8 +262,10 @@ def main(argv: list[str]) -> None:
               "server's environment) and deploy again.", flush=True)
         sys.exit(3)
     say("starting the model server in it")
+    # The installers' settings (index URLs may hold credentials) were for the build only.
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+           and not k.startswith(("PIP_", "UV_"))}
     os.execve(python, [python, "-m", "merlin_jupyter.serving", *serve_args], env)
 
 

@@ -4,6 +4,10 @@ The rule file is the router's whole state. It is rewritten atomically (write, fs
 every change, then the router is asked to reload it, so a crash between the two leaves the
 router serving the previous table and the next start serving the new one: nothing is lost.
 The router keeps its port across restarts, so model endpoint URLs stay valid.
+
+Its port and token are written before it is started, and it carries this data dir's marker
+(local_ownership), so a control plane that died before recording its pid finds it again
+instead of starting a second router.
 """
 from __future__ import annotations
 
@@ -16,16 +20,20 @@ from typing import Any
 import httpx
 
 from ..errors import DeploymentError
+from . import local_ownership as own
 from .base import RouteDestination, RouteSpec
-from .local_process import ProcessTable, client_host, free_port, port_free, tail
+from .local_process import ProcessTable, client_host, free_port, port_free, stop_group, tail
 
 READY_TIMEOUT = 30.0
 
 
 class LocalRouter:
     def __init__(self, processes: ProcessTable, python: str, host: str, state_dir: str,
-                 port: int = 0):
+                 port: int = 0, owner: str = "", base_env: dict[str, str] | None = None):
         self.processes, self.python, self.host = processes, python, host
+        self.owner = owner
+        self.base_env = base_env if base_env is not None else dict(os.environ)
+        self.standby_dir = os.path.join(state_dir, "standby")
         self.dir = os.path.join(state_dir, "router")
         self.rules_path = os.path.join(self.dir, "routes.json")
         self.state_path = os.path.join(self.dir, "router.json")
@@ -43,9 +51,10 @@ class LocalRouter:
             return {}
 
     def _write(self, path: str, data: dict[str, Any]) -> None:
-        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
+        # Owner-only: the rules name every endpoint, the state holds the router's token.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1)
             handle.flush()
             os.fsync(handle.fileno())
@@ -78,21 +87,58 @@ class LocalRouter:
 
     async def _ensure(self) -> dict[str, Any]:
         state = self._read(self.state_path)
-        if state and self.processes.alive(state["pid"], state.get("started")):
+        if state.get("pid") and self.processes.alive(state["pid"], state.get("started")):
             return state
+        adopted = await self._adopt(state)
+        if adopted:
+            return adopted
         port = self.wanted_port or state.get("port") or 0
         if not port or not port_free(self.host, port):
             port = free_port(self.host)
         token = secrets.token_urlsafe(24)
+        # The intent first: a router started from here on is found by its token.
+        state = {"pid": None, "started": None, "port": port, "token": token}
+        await asyncio.to_thread(self._write, self.state_path, state)
         cmd = [self.python, "-m", "merlin_jupyter.serving.router", "--rules", self.rules_path,
                "--host", self.host, "--port", str(port)]
-        env = dict(os.environ, MERLIN_ROUTER_TOKEN=token, PYTHONUNBUFFERED="1")
+        env = {**self.base_env, "MERLIN_ROUTER_TOKEN": token, "PYTHONUNBUFFERED": "1",
+               own.OWNER: self.owner, own.ROLE: own.ROUTER}
         pid, started = await asyncio.to_thread(self.processes.spawn, cmd, env, self.log_path)
-        state = {"pid": pid, "started": started, "port": port, "token": token}
+        state.update(pid=pid, started=started)
         await asyncio.to_thread(self._write, self.state_path, state)
-        os.chmod(self.state_path, 0o600)  # the token lets its holder change every route
         await self._wait_ready(state)
         return state
+
+    async def _adopt(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """The router started for ``state`` before a crash (found by its token); any other
+        router of this data dir is stopped."""
+        if not self.owner:
+            return None
+        adopted = None
+        for found in await asyncio.to_thread(own.scan, self.owner, self.standby_dir):
+            if found.role != own.ROUTER:
+                continue
+            if adopted is None and found.leader_alive and found.token == state.get("token"):
+                adopted = {**state, "pid": found.pgid, "started": found.started}
+                continue
+            await stop_group(found.pgid, found.leader_alive, grace=2)
+        if adopted is not None:
+            await asyncio.to_thread(self._write, self.state_path, adopted)
+            await self._wait_ready(adopted)
+        return adopted
+
+    async def stop_unknown(self) -> list[int]:
+        """Stop routers of this data dir its state does not name (left by a crash); run after
+        start_if_needed, which adopts the one the state names."""
+        state = self._read(self.state_path)
+        keep = state.get("pid") if state.get("pid") and self.processes.alive(
+            state["pid"], state.get("started")) else None
+        stopped = []
+        for found in await asyncio.to_thread(own.scan, self.owner, self.standby_dir):
+            if found.role == own.ROUTER and found.pgid != keep:
+                await stop_group(found.pgid, found.leader_alive, grace=2)
+                stopped.append(found.pgid)
+        return stopped
 
     async def _wait_ready(self, state: dict[str, Any]) -> None:
         deadline = asyncio.get_running_loop().time() + READY_TIMEOUT

@@ -5,6 +5,7 @@ import asyncio
 
 from tornado.iostream import StreamClosedError
 
+from ..services.access import ADMINISTRATOR, READER
 from .base import MerlinHandler, protected, to_int
 
 
@@ -15,13 +16,15 @@ def _ids(model_id: str, version_id: str) -> tuple[int, int]:
 class VersionEndpointsHandler(MerlinHandler):
     @protected
     async def get(self, model_id: str, version_id: str) -> None:
+        await self.allow("model", to_int(model_id, "model_id"), READER, "list version endpoints")
         endpoints = await self.call(self.merlin.endpoints.list, *_ids(model_id, version_id))
         self.reply([e.to_api() for e in endpoints])
 
     @protected
     async def post(self, model_id: str, version_id: str) -> None:
+        await self.allow("model", to_int(model_id, "model_id"), ADMINISTRATOR, "deploy a version")
         body = self.body()
-        if self.get_query_argument("dry_run", "false").lower() in ("1", "true", "yes"):
+        if self.query_bool("dry_run"):
             manifests = await self.merlin.render_deploy(*_ids(model_id, version_id), body)
             self.reply({"dry_run": True, "manifests": manifests})
             return
@@ -41,6 +44,7 @@ class VersionEndpointHandler(MerlinHandler):
     @protected
     async def get(self, model_id: str, version_id: str, endpoint_id: str) -> None:
         ids = _ids(model_id, version_id)
+        await self.allow("model", ids[0], READER, "read version endpoints")
         endpoint = await self.call(self.merlin.endpoints.get, *ids, endpoint_id)
         if endpoint.status.value == "pending" and \
                 self.request.headers.get("User-Agent", "").startswith(MERLIN_SDK_AGENT):
@@ -50,6 +54,7 @@ class VersionEndpointHandler(MerlinHandler):
 
     @protected
     async def put(self, model_id: str, version_id: str, endpoint_id: str) -> None:
+        await self.allow("model", to_int(model_id, "model_id"), ADMINISTRATOR, "redeploy an endpoint")
         endpoint = await self.call(
             self.merlin.endpoints.redeploy, *_ids(model_id, version_id), endpoint_id, self.body(), self.actor
         )
@@ -59,6 +64,7 @@ class VersionEndpointHandler(MerlinHandler):
     @protected
     async def delete(self, model_id: str, version_id: str, endpoint_id: str) -> None:
         ids = _ids(model_id, version_id)
+        await self.allow("model", ids[0], ADMINISTRATOR, "undeploy an endpoint")
         await self.call(self.merlin.endpoints.request_undeploy, *ids, endpoint_id, self.actor)
         endpoint = await self.merlin.wait_for_endpoint(
             *ids, endpoint_id, lambda e: e.status.value == "terminated", self.merlin.undeploy_wait
@@ -70,8 +76,9 @@ class VersionEndpointLogsHandler(MerlinHandler):
     @protected
     async def get(self, model_id: str, version_id: str, endpoint_id: str) -> None:
         ids = _ids(model_id, version_id)
-        tail = max(0, min(self.query_int("tail", 100) or 0, 10000))
-        if self.get_query_argument("follow", "false").lower() not in ("1", "true", "yes"):
+        await self.allow("model", ids[0], READER, "read endpoint logs")
+        tail = min(self.query_int("tail", 100, minimum=0) or 0, 10000)
+        if not self.query_bool("follow"):
             lines = await self.merlin.endpoint_logs(*ids, endpoint_id, tail)
             self.reply({"logs": lines})
             return
@@ -100,13 +107,15 @@ class VersionEndpointLogsHandler(MerlinHandler):
 class ModelEndpointsHandler(MerlinHandler):
     @protected
     async def get(self, model_id: str) -> None:
+        await self.allow("model", to_int(model_id, "model_id"), READER, "list model endpoints")
         endpoints = await self.call(self.merlin.model_endpoints.list, to_int(model_id, "model_id"))
         self.reply([e.to_api() for e in endpoints])
 
     @protected
     async def post(self, model_id: str) -> None:
         mid = to_int(model_id, "model_id")
-        created = await self.call(self.merlin.model_endpoints.create, mid, self.body(), self.actor)
+        await self.allow("model", mid, ADMINISTRATOR, "route traffic")
+        created = await self.call(self.merlin.model_endpoints.create, mid, self.body(required=True), self.actor)
         endpoint = await self.merlin.wait_for_route(mid, created.id)
         self.reply(endpoint.to_api(), 201, {"Location": self.request.path + f"/{endpoint.id}"})
 
@@ -114,6 +123,7 @@ class ModelEndpointsHandler(MerlinHandler):
 class ModelEndpointHandler(MerlinHandler):
     @protected
     async def get(self, model_id: str, model_endpoint_id: str) -> None:
+        await self.allow("model", to_int(model_id, "model_id"), READER, "read model endpoints")
         endpoint = await self.call(
             self.merlin.model_endpoints.get, to_int(model_id, "model_id"), to_int(model_endpoint_id, "model_endpoint_id")
         )
@@ -122,11 +132,13 @@ class ModelEndpointHandler(MerlinHandler):
     @protected
     async def put(self, model_id: str, model_endpoint_id: str) -> None:
         mid, meid = to_int(model_id, "model_id"), to_int(model_endpoint_id, "model_endpoint_id")
-        await self.call(self.merlin.model_endpoints.update, mid, meid, self.body(), self.actor)
+        await self.allow("model", mid, ADMINISTRATOR, "route traffic")
+        await self.call(self.merlin.model_endpoints.update, mid, meid, self.body(required=True), self.actor)
         self.reply((await self.merlin.wait_for_route(mid, meid)).to_api())
 
     @protected
     async def delete(self, model_id: str, model_endpoint_id: str) -> None:
         mid, meid = to_int(model_id, "model_id"), to_int(model_endpoint_id, "model_endpoint_id")
+        await self.allow("model", mid, ADMINISTRATOR, "stop serving traffic")
         await self.call(self.merlin.model_endpoints.request_delete, mid, meid, self.actor)
         self.reply((await self.merlin.wait_for_route(mid, meid)).to_api())

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..errors import NotFound, Unavailable
+from ..services.access import READER
 from .base import MerlinHandler, protected
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -47,6 +48,7 @@ class ServeProxyHandler(MerlinHandler):
 
 class EndpointProxyHandler(ServeProxyHandler):
     async def target_base(self, endpoint_id: str) -> str:
+        await self.allow("endpoint", endpoint_id, READER, "call its endpoints")
         endpoint = await self.call(self.merlin.endpoints.get_by_id, endpoint_id)
         if not endpoint.url or endpoint.status.value not in ("running", "serving"):
             raise Unavailable(
@@ -60,6 +62,7 @@ class EndpointProxyHandler(ServeProxyHandler):
 class ModelProxyHandler(ServeProxyHandler):
     async def target_base(self, key: str) -> str:
         project, _, model = key.partition("/")
+        await self.allow("model_by_name", (project, model), READER, "call its models")
         endpoint = await self.call(self.merlin.model_endpoints.serving_url, project, model)
         if not endpoint:
             raise NotFound(

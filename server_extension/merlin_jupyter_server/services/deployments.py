@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ..deployers.base import DeploymentSpec, RouteDestination, RouteSpec
 from ..entities import EndpointStatus as S
 from ..entities import VersionEndpoint
+from ..errors import Conflict, DeploymentError
 from ..store.db import Database
 from ..store.models import ModelEndpointRow, VersionEndpointRow, utcnow
 from . import events, lookup
@@ -41,15 +42,17 @@ class RouteWork:
 
 
 class DeploymentStateService:
-    def __init__(self, db: Database, tracking_uri: str = "", mlflow: MlflowGateway | None = None):
+    def __init__(self, db: Database, tracking_uri: str = "", mlflow: MlflowGateway | None = None,
+                 hostname: str = ""):
         self.db = db
         self.tracking_uri = tracking_uri
         self.mlflow = mlflow
+        self.hostname = hostname
 
     # -- reading ---------------------------------------------------------------------------
     def endpoint_work(self, endpoint_ids: list[str] | None = None) -> list[EndpointWork]:
         """Every endpoint that holds or may hold resources (or the given ones)."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             query = select(VersionEndpointRow)
             if endpoint_ids is not None:
                 query = query.where(VersionEndpointRow.id.in_(endpoint_ids))
@@ -59,7 +62,14 @@ class DeploymentStateService:
                     | (VersionEndpointRow.desired != "terminated")
                 )
             return [self._work(session, row) for row in session.scalars(query)
-                    if row.status != S.FAILED.value or row.previous_handle or row.desired == "terminated"]
+                    if (row.status != S.FAILED.value or row.previous_handle or row.desired == "terminated")
+                    and self._here(row)]
+
+    def _here(self, row: VersionEndpointRow) -> bool:
+        """Whether this replica may look after the endpoint: anything but a local endpoint that
+        runs on another host (that host's processes are out of reach: never "gone" from here)."""
+        local = row.environment is not None and row.environment.kind == "local"
+        return not local or not row.host or not self.hostname or row.host == self.hostname
 
     def _work(self, session, row: VersionEndpointRow) -> EndpointWork:
         return EndpointWork(
@@ -91,6 +101,7 @@ class DeploymentStateService:
             autoscaling_policy=settings.autoscaling_policy,
             protocol=settings.protocol,
             tracking_uri=self.tracking_uri,
+            logger=getattr(settings, "logger", None),
         )
 
     def _model_location(self, experiment_id: int, run_id: str, artifact_uri: str) -> str:
@@ -100,7 +111,7 @@ class DeploymentStateService:
 
     def resolve_model(self, spec: DeploymentSpec) -> DeploymentSpec:
         """Fill in where the model lives (raises DeploymentError when the run has none)."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             row = session.get(VersionEndpointRow, spec.endpoint_id)
             version = row.version
             spec.model_location = self._model_location(
@@ -114,34 +125,73 @@ class DeploymentStateService:
 
         from ..entities import AutoscalingPolicy, ResourceRequest
 
-        with self.db.session() as session:
+        with self.db.read() as session:
             version = lookup.version(session, model_id, number)
             deploy_settings = SimpleNamespace(
                 **{**settings, "resource_request": ResourceRequest.from_api(settings["resource_request"]),
                    "autoscaling_policy": AutoscalingPolicy(**settings["autoscaling_policy"])}
             )
             spec = self._make_spec(version.model, version, environment, "dry-run", 1, deploy_settings)
-            spec.model_location = self._model_location(
-                version.model.mlflow_experiment_id, version.mlflow_run_id, version.artifact_uri
-            )
+            try:
+                spec.model_location = self._model_location(
+                    version.model.mlflow_experiment_id, version.mlflow_run_id, version.artifact_uri
+                )
+            except DeploymentError as exc:
+                # Nothing failed upstream: the version is not deployable yet (no model logged).
+                raise Conflict(exc.message, field=exc.field) from None
             return spec
 
     def route_applied(self, model_endpoint_id: int) -> bool:
-        with self.db.session() as session:
+        with self.db.read() as session:
             row = session.get(ModelEndpointRow, model_endpoint_id)
             return row is None or row.generation == row.applied_generation
 
     def spec_for(self, endpoint_id: str) -> tuple[DeploymentSpec, dict[str, Any]]:
-        with self.db.session() as session:
+        with self.db.read() as session:
             row = session.get(VersionEndpointRow, endpoint_id)
             return self._spec(session, row), dict(row.handle or {})
 
+    def known_revisions(self) -> set[str]:
+        """``"<endpoint id>:<revision>"`` of every revision that may hold resources now."""
+        known: set[str] = set()
+        with self.db.session() as session:
+            for row in session.scalars(select(VersionEndpointRow).where(VersionEndpointRow.desired != "terminated")):
+                known.add(f"{row.id}:{row.revision}")
+                previous = (row.previous_handle or {}).get("revision")
+                if previous is not None:
+                    known.add(f"{row.id}:{previous}")
+        return known
+
     # -- recording -------------------------------------------------------------------------
+    def record_intent(self, endpoint_id: str, revision: int, handle: dict[str, Any]) -> bool:
+        """Record, before anything is started, that ``revision`` is being deployed."""
+        with self.db.session() as session:
+            row = session.get(VersionEndpointRow, endpoint_id)
+            if row is None or row.revision != revision or row.desired != "running":
+                return False
+            row.handle = handle
+            if row.environment is not None and row.environment.kind == "local" and self.hostname:
+                row.host = self.hostname  # the process about to start runs on this machine
+            return True
+
+    def record_crashed(self, endpoint_id: str, revision: int, handle: dict[str, Any], message: str) -> None:
+        """The revision's server crashed and will be restarted: the endpoint is not ready
+        meanwhile, unless an older revision still serves (a redeploy in progress)."""
+        with self.db.session() as session:
+            row = session.get(VersionEndpointRow, endpoint_id)
+            if row is None or row.revision != revision or row.desired != "running":
+                return
+            row.handle, row.message = handle, message
+            if row.status in LIVE and not row.previous_handle:
+                self._set_status(session, row, S.PENDING, message)
+            else:
+                self._event(session, row, "crashed", message)
+
     def record_started(
         self, endpoint_id: str, revision: int, handle: dict[str, Any], message: str | None = None
     ) -> bool:
         with self.db.session() as session:
-            row = session.get(VersionEndpointRow, endpoint_id)
+            row = _locked(session, endpoint_id)
             if row is None or row.revision != revision or row.desired != "running":
                 return False
             row.handle = handle
@@ -155,7 +205,7 @@ class DeploymentStateService:
         """Show what a pending deployment is doing (loading, building an environment...);
         a milestone is also recorded as an event."""
         with self.db.session() as session:
-            row = session.get(VersionEndpointRow, endpoint_id)
+            row = _locked(session, endpoint_id)
             if row is not None and row.revision == revision and row.status == S.PENDING.value and message:
                 if row.message != message:
                     row.message = message
@@ -165,7 +215,7 @@ class DeploymentStateService:
     def record_ready(self, endpoint_id: str, revision: int, url: str, handle: dict[str, Any]) -> dict[str, Any]:
         """Mark the revision ready; returns the previous revision's handle, to be removed."""
         with self.db.session() as session:
-            row = session.get(VersionEndpointRow, endpoint_id)
+            row = _locked(session, endpoint_id)
             if row is None or row.revision != revision or row.desired != "running":
                 return {}
             previous = dict(row.previous_handle or {})
@@ -173,9 +223,20 @@ class DeploymentStateService:
             row.handle, row.url, row.previous_handle, row.message = handle, url, {}, None
             if row.status not in LIVE:
                 self._set_status(session, row, S.RUNNING, f"endpoint is running at {url}")
+                # Back after a crash: serving again if a model endpoint's rule names it.
+                _refresh_serving(session, row.version.model_id, row.environment_name)
             elif url_changed:
                 _reroute_models_using(session, row.id)
             return previous
+
+    def record_serving(self, endpoint_id: str, revision: int, details: dict[str, Any]) -> None:
+        """How the revision runs now (workers, scaled to zero, last wake), beside what the
+        deploy recorded of its settings."""
+        with self.db.session() as session:
+            row = _locked(session, endpoint_id)
+            if row is not None and row.revision == revision:
+                kept = {k: v for k, v in (row.serving or {}).items() if k in ("enforced", "unenforced")}
+                row.serving = {**kept, **details}
 
     def record_failed(self, endpoint_id: str, revision: int, message: str) -> list[dict[str, Any]]:
         """Record a failed revision; returns handles to clean up.
@@ -184,7 +245,7 @@ class DeploymentStateService:
         serving and the endpoint stays live, with the failure in its message.
         """
         with self.db.session() as session:
-            row = session.get(VersionEndpointRow, endpoint_id)
+            row = _locked(session, endpoint_id)
             if row is None or row.revision != revision:
                 return []
             failed = dict(row.handle or {})
@@ -201,7 +262,7 @@ class DeploymentStateService:
 
     def record_terminated(self, endpoint_id: str) -> None:
         with self.db.session() as session:
-            row = session.get(VersionEndpointRow, endpoint_id)
+            row = _locked(session, endpoint_id)
             if row is None or row.desired != "terminated":
                 return
             row.handle, row.previous_handle = {}, {}
@@ -210,7 +271,7 @@ class DeploymentStateService:
 
     def clear_previous(self, endpoint_id: str) -> None:
         with self.db.session() as session:
-            row = session.get(VersionEndpointRow, endpoint_id)
+            row = _locked(session, endpoint_id)
             if row is not None:
                 row.previous_handle = {}
 
@@ -229,7 +290,7 @@ class DeploymentStateService:
 
     # -- model endpoints -------------------------------------------------------------------
     def route_work(self) -> list[RouteWork]:
-        with self.db.session() as session:
+        with self.db.read() as session:
             rows = session.scalars(
                 select(ModelEndpointRow).where(ModelEndpointRow.generation != ModelEndpointRow.applied_generation)
             )
@@ -300,6 +361,12 @@ class DeploymentStateService:
                 f"{row.model.name} in {row.environment_name}: {message}",
                 row.model.project_id, row.model_id,
             )
+
+
+def _locked(session, endpoint_id: str) -> VersionEndpointRow | None:
+    """The endpoint, locked until the transaction ends (PostgreSQL): a result is compared with
+    the current revision and recorded as one step, never against intent changed in between."""
+    return session.get(VersionEndpointRow, endpoint_id, with_for_update=True)
 
 
 def _refresh_serving(session, model_id: int, env_name: str) -> None:

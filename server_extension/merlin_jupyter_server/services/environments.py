@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..entities import Environment, ResourceRequest
 from ..errors import Conflict, InvalidInput
@@ -19,12 +20,8 @@ def parse_environment(data: dict[str, Any]) -> dict[str, Any]:
     """Validate one environment's settings (a MerlinApp.environments item or a POST body)."""
     if not isinstance(data, dict):
         raise InvalidInput("An environment must be an object with at least a name.")
-    name = data.get("name")
-    if not isinstance(name, str) or not validation.RFC1123.match(name) or len(name) > 63:
-        raise InvalidInput(
-            f"Environment name {name!r} is not valid: use lowercase letters, digits and '-'.",
-            field="name",
-        )
+    name = validation.environment_name(data.get("name"))
+    validation.environment_settings(data)
     if name != LOCAL and not any(data.get(k) for k in CLUSTER_KEYS):
         raise InvalidInput(
             f"Environment {name!r} names no cluster: give 'kubeconfig' and 'context', "
@@ -36,9 +33,9 @@ def parse_environment(data: dict[str, Any]) -> dict[str, Any]:
         "name": name,
         "kind": LOCAL if name == LOCAL else "kubernetes",
         "cluster": str(data.get("cluster") or data.get("context") or ("localhost" if name == LOCAL else name)),
-        "is_default": bool(data.get("is_default", False)),
+        "is_default": data.get("is_default") is True,
         "deployment_mode": validation.deployment_mode(data.get("deployment_mode", "serverless")),
-        "default_resource_request": default.to_api(),
+        "default_resource_request": validation.replica_range(default.to_api()),
         "config": {k: v for k, v in data.items() if k not in ("name", "is_default")},
     }
 
@@ -68,24 +65,28 @@ class EnvironmentService:
                     row.is_default = False
 
     def list(self) -> list[Environment]:
-        with self.db.session() as session:
+        with self.db.read() as session:
             return [r.to_entity() for r in session.scalars(select(EnvironmentRow).order_by(EnvironmentRow.id))]
 
     def get(self, name: str) -> Environment:
-        with self.db.session() as session:
+        with self.db.read() as session:
             return lookup.environment(session, name).to_entity()
 
     def create(self, body: dict[str, Any], actor: str) -> Environment:
         item = parse_environment(body)
+        taken = Conflict(f"An environment named {item['name']!r} already exists.", field="name")
         with self.db.session() as session:
             if session.scalar(select(EnvironmentRow.id).where(EnvironmentRow.name == item["name"])):
-                raise Conflict(f"An environment named {item['name']!r} already exists.", field="name")
+                raise taken
             if item["is_default"]:
                 for row in session.scalars(select(EnvironmentRow)):
                     row.is_default = False
             row = EnvironmentRow(source="api", **item)
             session.add(row)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # PostgreSQL: a concurrent create won (the name is unique)
+                raise taken from None
             events.record(session, actor, "create", "environment", row.name, f"created environment {row.name}")
             return row.to_entity()
 

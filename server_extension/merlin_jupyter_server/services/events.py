@@ -42,7 +42,10 @@ class EventService:
         model_id: int | None = None,
         entity_id: str | None = None,
         limit: int = 100,
+        project_ids: set[int] | None = None,
     ) -> list[Event]:
+        """The latest events, newest first; ``project_ids``: only those projects' (and events of
+        no project, such as environments'), for a caller who is a member of just these."""
         query = select(EventRow).order_by(EventRow.id.desc()).limit(max(1, min(limit, 1000)))
         if project_id is not None:
             query = query.where(EventRow.project_id == project_id)
@@ -50,5 +53,7 @@ class EventService:
             query = query.where(EventRow.model_id == model_id)
         if entity_id is not None:
             query = query.where(EventRow.entity_id == entity_id)
-        with self.db.session() as session:
+        if project_ids is not None:
+            query = query.where(EventRow.project_id.in_(project_ids) | EventRow.project_id.is_(None))
+        with self.db.read() as session:
             return [row.to_entity() for row in session.scalars(query)]

@@ -1,4 +1,9 @@
-"""Finding rows by the ids the API uses; a missing one is a NotFound that says what to do."""
+"""Finding rows by the ids the API uses; a missing one is a NotFound that says what to do.
+
+``for_update=True`` locks the row until the transaction ends (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite renders no lock and needs none, its write transactions are serialized whole):
+the parent row a create locks, so concurrent creates under one parent take turns.
+"""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -15,15 +20,15 @@ from ..store.models import (
 )
 
 
-def project(session: Session, project_id: int) -> ProjectRow:
-    row = session.get(ProjectRow, project_id)
+def project(session: Session, project_id: int, for_update: bool = False) -> ProjectRow:
+    row = session.get(ProjectRow, project_id, with_for_update=for_update or None)
     if row is None:
         raise NotFound(f"Project {project_id} does not exist: list projects with GET /projects.")
     return row
 
 
-def model(session: Session, model_id: int) -> ModelRow:
-    row = session.get(ModelRow, model_id)
+def model(session: Session, model_id: int, for_update: bool = False) -> ModelRow:
+    row = session.get(ModelRow, model_id, with_for_update=for_update or None)
     if row is None:
         raise NotFound(
             f"Model {model_id} does not exist: list a project's models with "
@@ -32,11 +37,10 @@ def model(session: Session, model_id: int) -> ModelRow:
     return row
 
 
-def version(session: Session, model_id: int, number: int) -> VersionRow:
+def version(session: Session, model_id: int, number: int, for_update: bool = False) -> VersionRow:
     model(session, model_id)
-    row = session.scalar(
-        select(VersionRow).where(VersionRow.model_id == model_id, VersionRow.number == number)
-    )
+    query = select(VersionRow).where(VersionRow.model_id == model_id, VersionRow.number == number)
+    row = session.scalar(query.with_for_update() if for_update else query)
     if row is None:
         raise NotFound(
             f"Model {model_id} has no version {number}: list its versions with "
@@ -46,10 +50,11 @@ def version(session: Session, model_id: int, number: int) -> VersionRow:
 
 
 def version_endpoint(
-    session: Session, model_id: int, number: int, endpoint_id: str
+    session: Session, model_id: int, number: int, endpoint_id: str, for_update: bool = False
 ) -> VersionEndpointRow:
-    ver = version(session, model_id, number)
-    row = session.get(VersionEndpointRow, str(endpoint_id))
+    """``for_update`` locks the endpoint and its version (revisions are counted per version)."""
+    ver = version(session, model_id, number, for_update)
+    row = session.get(VersionEndpointRow, str(endpoint_id), with_for_update=for_update or None)
     if row is None or row.version_pk != ver.id:
         raise NotFound(
             f"Version {number} of model {model_id} has no endpoint {endpoint_id}: list them with "

@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable
 
 from ..errors import Unavailable
+from ..leadership import migration_lock
 from ..store.db import MIGRATION_LOCK
 
 
@@ -48,8 +49,9 @@ class MlflowGateway:
                     if self._store_uri:
                         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-                        # Its first open creates the tables with Alembic: one migration at a time.
-                        with MIGRATION_LOCK:
+                        # Its first open creates the tables with Alembic: one migration at a
+                        # time, in this process and (on PostgreSQL) among replicas.
+                        with MIGRATION_LOCK, migration_lock(self._store_uri):
                             self._store = SqlAlchemyStore(self._store_uri, self._artifact_root)
                     else:
                         from mlflow.tracking import MlflowClient
@@ -68,9 +70,18 @@ class MlflowGateway:
         try:
             experiment = store.get_experiment_by_name(name)
             if experiment is None:
-                return int(store.create_experiment(name))
+                try:
+                    return int(store.create_experiment(name))
+                except Exception:  # noqa: BLE001 - a concurrent create of the same name won
+                    experiment = store.get_experiment_by_name(name)
+                    if experiment is None:
+                        raise
             if getattr(experiment, "lifecycle_stage", "active") == "deleted":
-                store.restore_experiment(experiment.experiment_id)
+                try:
+                    store.restore_experiment(experiment.experiment_id)
+                except Exception:  # noqa: BLE001 - restored by a concurrent create
+                    if store.get_experiment(experiment.experiment_id).lifecycle_stage != "active":
+                        raise
             return int(experiment.experiment_id)
         except Exception as exc:  # noqa: BLE001
             raise Unavailable(
@@ -78,11 +89,13 @@ class MlflowGateway:
                 f"Check that the tracking store at {self.public_uri} is reachable."
             ) from exc
 
-    def create_run(self, experiment_id: int, run_name: str, tags: dict[str, str]) -> tuple[str, str]:
-        """Start a run; returns ``(run_id, artifact_uri)``."""
-        import time
+    def create_run(self, experiment_id: int, run_name: str) -> tuple[str, str]:
+        """Start a run; returns ``(run_id, artifact_uri)``.
 
-        from mlflow.entities import RunTag
+        The run carries no tags: its tags are its user's (Merlin's SDK lists them all back),
+        and which version it belongs to is kept in this control plane's store.
+        """
+        import time
 
         store = self._get_store()
         try:
@@ -91,11 +104,12 @@ class MlflowGateway:
                     experiment_id=str(experiment_id),
                     user_id="merlin",
                     start_time=int(time.time() * 1000),
-                    tags=[RunTag(k, v) for k, v in tags.items()],
+                    tags=[],
                     run_name=run_name,
                 )
             else:
-                run = store.create_run(str(experiment_id), tags=tags, run_name=run_name)
+                run = store.create_run(str(experiment_id), run_name=run_name)
+            self._drop_run_name_tag(run.info.run_id)
         except Exception as exc:  # noqa: BLE001
             raise Unavailable(
                 f"Could not create an MLflow run in experiment {experiment_id}: {exc}."
@@ -104,15 +118,44 @@ class MlflowGateway:
 
     def rename_run(self, run_id: str, run_name: str) -> None:
         """Give a run its final name (in the MLflow UI, runs are listed by name)."""
-        from mlflow.entities import RunTag
-
         try:
             if self._store_uri:
-                self._get_store().set_tag(run_id, RunTag("mlflow.runName", run_name))
+                from mlflow.entities import RunStatus
+
+                store = self._get_store()
+                status = store.get_run(run_id).info.status
+                store.update_run_info(run_id, RunStatus.from_string(status), None, run_name)
             else:
-                self._get_store().set_tag(run_id, "mlflow.runName", run_name)
+                self._get_store().update_run(run_id, name=run_name)
+            self._drop_run_name_tag(run_id)
         except Exception as exc:  # noqa: BLE001
             raise Unavailable(f"Could not rename MLflow run {run_id}: {exc}.") from exc
+
+    def delete_run(self, run_id: str) -> None:
+        """Move a deleted version's run to MLflow's trash (restorable, as MLflow deletes)."""
+        self._delete("run", run_id, lambda store: store.delete_run(run_id))
+
+    def delete_experiment(self, experiment_id: int) -> None:
+        """Move a deleted model's experiment to MLflow's trash; a model created again with the
+        same name restores it (``ensure_experiment``)."""
+        self._delete("experiment", experiment_id, lambda store: store.delete_experiment(str(experiment_id)))
+
+    def _delete(self, what: str, ident: Any, call: Callable[[Any], None]) -> None:
+        try:
+            call(self._get_store())
+        except Exception as exc:  # noqa: BLE001
+            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or \
+                    "already deleted" in str(exc) or "must be in the 'active' state" in str(exc):
+                return  # gone already: what deleting wants
+            raise Unavailable(f"Could not delete MLflow {what} {ident}: {exc}.") from exc
+
+    def _drop_run_name_tag(self, run_id: str) -> None:
+        # MLflow mirrors a run's name into an "mlflow.runName" tag; the name itself lives in
+        # the run's info, which is what the MLflow UI shows, so the tag is not needed.
+        try:
+            self._get_store().delete_tag(run_id, "mlflow.runName")
+        except Exception:  # noqa: BLE001 - a store that never added it
+            pass
 
     def model_location(self, experiment_id: int, run_id: str, artifact_uri: str) -> str:
         """Where the version's model lives.

@@ -6,10 +6,10 @@ from typing import Any
 from sqlalchemy import select
 
 from ..entities import EndpointStatus, ModelEndpoint
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, NotFound
 from ..store.db import Database
 from ..store.models import ModelEndpointRow, VersionEndpointRow, VersionRow
-from . import events, lookup
+from . import events, lookup, validation
 
 ROUTABLE = (EndpointStatus.RUNNING.value, EndpointStatus.SERVING.value)
 
@@ -19,18 +19,18 @@ class ModelEndpointService:
         self.db = db
 
     def list(self, model_id: int) -> list[ModelEndpoint]:
-        with self.db.session() as session:
+        with self.db.read() as session:
             return [me.to_entity() for me in lookup.model(session, model_id).endpoints]
 
     def get(self, model_id: int, model_endpoint_id: int) -> ModelEndpoint:
-        with self.db.session() as session:
+        with self.db.read() as session:
             return lookup.model_endpoint(session, model_id, model_endpoint_id).to_entity()
 
     def serving_url(self, project: str, model: str) -> str | None:
         """The URL of the model's serving endpoint in the default environment, if any."""
         from ..store.models import ModelRow, ProjectRow
 
-        with self.db.session() as session:
+        with self.db.read() as session:
             env = lookup.default_environment(session).name
             row = session.scalar(
                 select(ModelEndpointRow)
@@ -43,12 +43,10 @@ class ModelEndpointService:
 
     def create(self, model_id: int, body: dict[str, Any], actor: str) -> ModelEndpoint:
         with self.db.session() as session:
-            model = lookup.model(session, model_id)
-            env = (
-                lookup.environment(session, str(body["environment_name"]))
-                if body.get("environment_name")
-                else lookup.default_environment(session)
-            )
+            # One model endpoint per model and environment: concurrent creates take turns.
+            model = lookup.model(session, model_id, for_update=True)
+            env_name = validation.chosen_environment(body)
+            env = lookup.environment(session, env_name) if env_name else lookup.default_environment(session)
             existing = session.scalar(
                 select(ModelEndpointRow).where(
                     ModelEndpointRow.model_id == model_id,
@@ -76,8 +74,8 @@ class ModelEndpointService:
     def update(self, model_id: int, model_endpoint_id: int, body: dict[str, Any], actor: str) -> ModelEndpoint:
         with self.db.session() as session:
             row = lookup.model_endpoint(session, model_id, model_endpoint_id)
-            if body.get("environment_name") not in (None, "", row.environment_name):
-                raise InvalidInput(
+            if validation.chosen_environment(body) not in (None, row.environment_name):
+                raise Conflict(
                     "A model endpoint cannot move to another environment: create one there.",
                     field="environment_name",
                 )
@@ -158,13 +156,13 @@ def _check_routable(session, model_id: int, env_name: str, endpoint_id: str) -> 
     row = session.get(VersionEndpointRow, endpoint_id)
     version = session.get(VersionRow, row.version_pk) if row else None
     if row is None or version is None or version.model_id != model_id:
-        raise InvalidInput(
+        raise NotFound(
             f"Version endpoint {endpoint_id} does not belong to model {model_id}: route only "
             "endpoints of this model's versions.",
             field="rule.destinations",
         )
     if row.environment_name != env_name:
-        raise InvalidInput(
+        raise Conflict(
             f"Version endpoint {endpoint_id} is in environment {row.environment_name!r}, not "
             f"{env_name!r}: a model endpoint routes only to endpoints of its own environment.",
             field="rule.destinations",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..entities import Project
 from ..errors import Conflict, InvalidInput
@@ -26,25 +27,29 @@ class ProjectService:
         query = select(ProjectRow).order_by(ProjectRow.id)
         if name:
             query = query.where(ProjectRow.name == name)
-        with self.db.session() as session:
+        with self.db.read() as session:
             return [self._entity(row) for row in session.scalars(query)]
 
     def get(self, project_id: int) -> Project:
-        with self.db.session() as session:
+        with self.db.read() as session:
             return self._entity(lookup.project(session, project_id))
 
     def create(self, body: dict[str, Any], actor: str) -> Project:
         name = validation.project_name(body.get("name"))
+        taken = Conflict(
+            f"A project named {name!r} already exists: use it "
+            f"(GET /projects?name={name}) or choose another name.",
+            field="name",
+        )
         with self.db.session() as session:
             if session.scalar(select(ProjectRow.id).where(ProjectRow.name == name)):
-                raise Conflict(
-                    f"A project named {name!r} already exists: use it "
-                    f"(GET /projects?name={name}) or choose another name.",
-                    field="name",
-                )
+                raise taken
             row = ProjectRow(name=name, **_editable(body))
             session.add(row)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # PostgreSQL: a concurrent create won (the name is unique)
+                raise taken from None
             events.record(session, actor, "create", "project", row.id, f"created project {name}", row.id)
             return self._entity(row)
 
@@ -66,18 +71,13 @@ class ProjectService:
 def _editable(body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("administrators", "readers"):
-        if key in body and body[key] is not None:
-            if not isinstance(body[key], list):
-                raise InvalidInput(f"{key} must be a list of user names.", field=key)
-            out[key] = [str(v) for v in body[key]]
-    for key in ("team", "stream", "mlflow_tracking_url"):
         if body.get(key) is not None:
-            out[key] = str(body[key])
+            out[key] = validation.string_list(body[key], key)
+    for key in ("team", "stream"):
+        if body.get(key) is not None:
+            out[key] = validation.text(body[key], key, 63)
+    if body.get("mlflow_tracking_url") is not None:
+        out["mlflow_tracking_url"] = validation.text(body["mlflow_tracking_url"], "mlflow_tracking_url", 2048)
     if body.get("labels") is not None:
-        labels = body["labels"]
-        if not isinstance(labels, list) or not all(
-            isinstance(x, dict) and "key" in x for x in labels
-        ):
-            raise InvalidInput("labels must be a list of {key, value}.", field="labels")
-        out["labels"] = [{"key": str(x["key"]), "value": str(x.get("value", ""))} for x in labels]
+        out["labels"] = validation.label_list(body["labels"])
     return out

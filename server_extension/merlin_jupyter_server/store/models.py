@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .. import entities as e
@@ -107,6 +107,29 @@ class ModelRow(Timestamps, Base):
         )
 
 
+class ModelSchemaRow(Timestamps, Base):
+    __tablename__ = "model_schemas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    def to_entity(self) -> e.ModelSchema:
+        return e.ModelSchema(id=self.id, model_id=self.model_id,
+                             spec=dict(self.spec) if self.spec is not None else None)
+
+
+def _environment_by_name(column: str):
+    """The environment an endpoint names (endpoints keep the name, as Merlin's API shows it)."""
+    return relationship(
+        EnvironmentRow, primaryjoin=f"foreign({column}) == EnvironmentRow.name",
+        viewonly=True, lazy="selectin",
+    )
+
+
+def _environment(row: EnvironmentRow | None) -> e.Environment | None:
+    return row.to_entity() if row is not None else None
+
+
 class VersionRow(Timestamps, Base):
     __tablename__ = "versions"
     __table_args__ = (UniqueConstraint("model_id", "number"),)
@@ -118,7 +141,11 @@ class VersionRow(Timestamps, Base):
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     python_version: Mapped[str] = mapped_column(String(32), default="")
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model_schema_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_schemas.id", ondelete="SET NULL"), nullable=True
+    )
     model: Mapped[ModelRow] = relationship()
+    model_schema: Mapped[ModelSchemaRow | None] = relationship(lazy="selectin")
     endpoints: Mapped[list["VersionEndpointRow"]] = relationship(
         back_populates="version", cascade="all, delete-orphan", order_by="VersionEndpointRow.created_at"
     )
@@ -136,6 +163,7 @@ class VersionRow(Timestamps, Base):
             python_version=self.python_version,
             properties=dict(self.properties or {}),
             endpoints=[ve.to_entity() for ve in self.endpoints],
+            model_schema=self.model_schema.to_entity() if self.model_schema else None,
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
@@ -143,6 +171,10 @@ class VersionRow(Timestamps, Base):
 
 class VersionEndpointRow(Timestamps, Base):
     __tablename__ = "version_endpoints"
+    # Deployment names carry the revision: no two endpoints of a version may share one.
+    __table_args__ = (
+        Index("uq_version_endpoints_version_revision", "version_pk", "revision", unique=True),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version_pk: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
     environment_name: Mapped[str] = mapped_column(String(64))
@@ -156,12 +188,19 @@ class VersionEndpointRow(Timestamps, Base):
     autoscaling_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     protocol: Mapped[str] = mapped_column(String(16), default="HTTP_JSON")
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    enable_model_observability: Mapped[bool] = mapped_column(default=False)
+    logger: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # What the deployer needs to find the running deployment again (pid/port, k8s names).
     handle: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # During a redeploy: the revision still serving until the new one is ready.
     previous_handle: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the environment enforces of the settings, and how it runs now (migration 0008).
+    serving: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A local endpoint's machine (migration 0004): only a replica on it looks after the endpoint.
+    host: Mapped[str] = mapped_column(String(255), default="")
     version: Mapped[VersionRow] = relationship(back_populates="endpoints")
+    environment: Mapped[EnvironmentRow | None] = _environment_by_name("VersionEndpointRow.environment_name")
 
     def to_entity(self) -> e.VersionEndpoint:
         version = self.version
@@ -182,6 +221,10 @@ class VersionEndpointRow(Timestamps, Base):
             protocol=self.protocol,
             revision=self.revision,
             desired=self.desired,
+            enable_model_observability=bool(self.enable_model_observability),
+            logger=dict(self.logger) if self.logger else None,
+            serving=dict(self.serving) if self.serving else None,
+            environment=_environment(self.environment),
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
@@ -202,6 +245,7 @@ class ModelEndpointRow(Timestamps, Base):
     applied_generation: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     model: Mapped[ModelRow] = relationship(back_populates="endpoints")
+    environment: Mapped[EnvironmentRow | None] = _environment_by_name("ModelEndpointRow.environment_name")
 
     def to_entity(self) -> e.ModelEndpoint:
         rule = self.rule or {}
@@ -214,6 +258,7 @@ class ModelEndpointRow(Timestamps, Base):
             destinations=[e.Destination(**d) for d in rule.get("destinations", [])],
             mirror_endpoint_id=rule.get("mirror"),
             protocol=self.protocol,
+            environment=_environment(self.environment),
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
@@ -243,3 +288,6 @@ class EventRow(Base):
             message=self.message,
             created_at=self.created_at,
         )
+
+# Guarded rollouts and alerts live beside these rows (imported here so the metadata is whole).
+from .observe_rows import AlertRow, RolloutRow  # noqa: E402,F401
