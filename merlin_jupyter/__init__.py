@@ -8,12 +8,15 @@ from ._version import __version__
 
 _NAMES = {
     "fluent": ("set_url", "get_url", "set_project", "active_project", "set_model", "active_model",
-               "new_model_version", "log_param", "log_params", "log_metric", "set_tag", "log_model", "log_pyfunc_model",
+               "new_model_version", "log_param", "log_params", "log_metric", "set_tag", "log_model", "log_pyfunc_model", "log_version",
                "create_environment", "list_environments", "list_projects", "list_models", "list_versions", "list_endpoints",
                "default_environment", "MerlinError"),
     "deployments": ("deploy", "undeploy", "logs", "follow_logs", "MerlinDeploymentError"),
     "traffic": ("serve_traffic", "stop_serving_traffic", "rollback", "model_endpoint"),
     "checks": ("check_version", "MerlinCheckError"),
+    "logger": ("Logger", "LoggerConfig", "LoggerMode"),
+    "request_logs": ("requests",),
+    "observe": ("metrics", "rollout", "rollouts", "alert", "list_alerts"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 

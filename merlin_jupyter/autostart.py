@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from typing import Any
+
+from . import processes
 
 ENV_SWITCH = "MERLIN_AUTOSTART"  # "0": never start one, only say how
 
@@ -27,13 +28,15 @@ def start(runtime_dir: str, timeout: float = 120.0) -> dict[str, Any]:
     Raises RuntimeError with the control plane's own last words when it does not come up."""
     os.makedirs(runtime_dir, exist_ok=True)
     log_path = os.path.join(runtime_dir, "merlin-autostart.log")
-    command = [sys.executable, "-m", "jupyter", "merlin", "--no-browser", "--ip=127.0.0.1",
-               f"--port={_free_port()}", "--ServerApp.port_retries=0"]
+    command = processes.python("-m", "jupyter", "merlin", "--no-browser", "--ip=127.0.0.1",
+                               f"--port={_free_port()}", "--ServerApp.port_retries=0")
     if hasattr(os, "getuid") and os.getuid() == 0:
         command.append("--allow-root")  # Jupyter refuses root without it (containers, CI)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)  # outlives this kernel or script
+        # Clean of a debugger attached to this kernel (processes.py), and detached: the control
+        # plane outlives this kernel or script, for the others that use it.
+        proc = processes.start(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
     info_path = os.path.join(runtime_dir, f"merlin-server-{proc.pid}.json")
     deadline = time.monotonic() + timeout
     start = os.path.getsize(log_path)

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import processes
 from .client import MerlinError
 from .resources import ModelVersion
 from .serving.loader import local_path
@@ -136,9 +137,11 @@ def prepare() -> None:
         return
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what the server would have
     env.update(PYTHONUNBUFFERED="1", MLFLOW_TRACKING_URI="")
-    _checker[:] = [subprocess.Popen(
-        [sys.executable, "-m", "merlin_jupyter.checks", "--serve"], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    # Started clean even when the kernel is being debugged (processes.py says why), and it exits
+    # with the kernel: it serves this kernel only.
+    _checker[:] = [processes.start(
+        processes.python("-m", "merlin_jupyter.checks", "--serve"), env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         cwd=tempfile.gettempdir(), start_new_session=True)]
 
 
@@ -225,11 +228,13 @@ def _serve() -> None:
     """Warm up, then for each model directory on stdin fork a child that checks it (one JSON line)."""
     from .serving.standby import warm_up
 
+    processes.exit_with_parent()
     warm_up()
     for line in sys.stdin:
         pid = os.fork()
         if pid == 0:
             try:
+                processes.exit_with_parent()  # the watch is a thread: a fork does not inherit it
                 print(json.dumps(_check(line.strip())), flush=True)
             finally:
                 os._exit(0)

@@ -10,7 +10,7 @@ from typing import Any
 
 from .client import MerlinError
 
-VERSION_ARGS = {"deploy", "status", "logs", "undeploy"}
+VERSION_ARGS = {"deploy", "status", "logs", "requests", "undeploy"}
 TIMEOUT = 2.0
 
 
@@ -44,6 +44,8 @@ def candidates(line: str, lookup: Callable[[str], list[str]] = _names) -> list[s
         return lookup("environments")
     if previous == "--mirror" or (sub == "predict" and previous == "--version"):
         return lookup("versions")
+    if previous == "--log-requests":
+        return ["all", "request", "response"]
     if len(done) > 1 and previous.startswith("-") and previous not in ("--no-wait", "--dry-run", "--no-check",
                                                                        "--follow", "-f"):
         return []  # the value of some other option

@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from .client import LineStream, MerlinError
+from .logger import Logger
 from .fluent import _client, _version, default_environment
 from .progress import DeployProgress
 from .resources import ModelVersion, VersionEndpoint
@@ -37,7 +38,7 @@ def deploy(version: Any = None, environment_name: str | None = None,
            resource_request: dict[str, Any] | None = None, env_vars: dict[str, str] | None = None,
            deployment_mode: str | None = None, autoscaling_policy: dict[str, Any] | None = None,
            wait: bool = True, timeout: float = 900.0, dry_run: bool = False,
-           check: bool = False) -> VersionEndpoint | Manifests:
+           check: bool = False, logger: Logger | None = None) -> VersionEndpoint | Manifests:
     """Deploy a version (default: the latest) as a real-time HTTP endpoint.
 
     Blocks until the endpoint is running (showing its progress) unless ``wait=False``. A deploy
@@ -47,12 +48,15 @@ def deploy(version: Any = None, environment_name: str | None = None,
     ``dry_run=True`` deploys nothing and returns the Kubernetes manifests the deploy would apply
     (a Kubernetes environment only). ``check=True`` first loads the model in a fresh process and
     predicts its input example (see ``merlin_jupyter.checks``), so a model that cannot load fails
-    here, in words, before anything is deployed.
+    here, in words, before anything is deployed. ``logger`` (Merlin's ``Logger``) logs the
+    endpoint's requests and responses; ``endpoint.requests()`` reads them back.
     """
     ver = _version(version)
     body: dict[str, Any] = {"environment_name": environment_name}
     body.update({k: v for k, v in {"resource_request": resource_request, "deployment_mode": deployment_mode,
                                    "autoscaling_policy": autoscaling_policy}.items() if v is not None})
+    if logger is not None:
+        body["logger"] = logger.to_api()
     if env_vars:
         body["env_vars"] = [{"name": k, "value": str(v)} for k, v in env_vars.items()]
     base = f"/models/{ver.model_id}/versions/{ver.id}/endpoint"
@@ -110,7 +114,8 @@ def _wait(endpoint: VersionEndpoint, ver: ModelVersion, timeout: float, start: f
             f"The deploy of version {ver.id} to {endpoint.environment_name} failed: {reason}"
             + (f"\nLast log lines:{shown}" if shown else "")
             + f"\nAll of them: `%merlin logs {ver.id}` (merlin.logs({ver.id})).", endpoint)
-    progress.succeeded(data["status"], data["url"], _example(ver), elapsed)
+    progress.succeeded(data["status"], data["url"], _example(ver), elapsed,
+                       (data.get("serving") or {}).get("unenforced"))
     return endpoint
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from .client import Client, MerlinError
 from .resources import Environment, Model, ModelVersion, Project, ResourceList, VersionEndpoint
 
-_state: dict[str, Any] = {"client": None, "project": None, "model": None, "version": None}
+_state: dict[str, Any] = {"client": None, "project": None, "model": None, "version": None, "run": None}
 
 
 # -- connection and context -----------------------------------------------------------------
@@ -85,6 +85,8 @@ class VersionRun:
         self.version = version
         self._tracking_uri, self._token = tracking_uri, token
         self._run = None
+        self.logged = False  # a model was logged in it (log_model, log_pyfunc_model)
+        self.discarded = False  # it failed before a model was logged, and was removed
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.version, name)
@@ -97,18 +99,34 @@ class VersionRun:
         os.environ["MLFLOW_TRACKING_TOKEN"] = self._token
         mlflow.set_tracking_uri(self._tracking_uri)
         self._run = mlflow.start_run(run_id=self.version.mlflow_run_id)
+        _state["run"] = self
         return self.version
 
     def __exit__(self, exc_type, *_exc) -> None:
         import mlflow
 
+        _state["run"] = None
         mlflow.end_run("FAILED" if exc_type else "FINISHED")
+        if exc_type and not self.logged:
+            self.discarded = _discard(self.version)
 
     def __repr__(self) -> str:
         return repr(self.version)
 
     def _repr_html_(self) -> str:
         return self.version._repr_html_()
+
+
+def _discard(version: ModelVersion) -> bool:
+    """Remove a version that failed before a model was logged in it, so that no later deploy
+    picks an empty version (best effort: a control plane that cannot delete versions keeps it)."""
+    if _state["version"] is version:
+        _state["version"] = None
+    try:
+        _client().delete(f"/models/{version.model_id}/versions/{version.id}")
+    except MerlinError:
+        return False
+    return True
 
 
 def new_model_version(labels: dict[str, str] | None = None) -> VersionRun:
@@ -176,13 +194,54 @@ def log_model(model: Any, input_example: Any = None, pip_requirements: list[str]
 
     The flavor is recognised from the object's classes: scikit-learn, XGBoost, LightGBM,
     PyTorch, TensorFlow/Keras, ONNX, or any ``mlflow.pyfunc.PythonModel``. ``input_example`` (a
-    few rows) records the signature; for models with ``predict`` it is predicted here, so a
-    sample of the wrong shape fails now, in words. Requirements are pinned to this kernel's
-    installed versions unless ``pip_requirements`` is given.
+    few rows) records the signature, and what the signature cannot say (pandas ``category``
+    columns and their categories, exact dtypes, a list of strings), which the model server
+    restores. Before anything is logged, the model is saved in a temporary directory, loaded
+    back by the model server's own loader and made to predict the example sent as a request
+    sends it: a model that would not serve fails now, in words. scikit-learn models are saved
+    with cloudpickle, so functions and classes defined in the notebook travel with them.
+    Requirements are pinned to this kernel's installed versions unless ``pip_requirements`` is
+    given. If the ``with merlin.new_model_version()`` block fails before a model is logged, the
+    empty version is removed.
     """
     from .flavors import log_any
 
     log_any(model, input_example, pip_requirements)
+    _mark_logged()
+
+
+def _mark_logged() -> None:
+    if _state["run"] is not None:
+        _state["run"].logged = True
+
+
+def log_version(model: Any, input_example: Any = None, params: dict[str, Any] | None = None,
+                metrics: dict[str, float] | None = None, labels: dict[str, str] | None = None) -> ModelVersion:
+    """Log ``model`` as a new version of the current model, in one call (what ``%merlin log`` does).
+
+    The model is saved, loaded back and made to predict ``input_example`` first (see
+    ``log_model``), so a model that could not be served creates no version; if logging it then
+    fails (the tracking server went away), the new version is removed again.
+    """
+    from .flavors import prepare
+
+    prepared = prepare(model, input_example)
+    run = new_model_version(labels)
+    try:
+        with run as version:
+            log_params(params or {})
+            for key, value in (metrics or {}).items():
+                log_metric(key, value)
+            prepared.log()
+            run.logged = True
+    except MerlinError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow's reason, in words
+        kept = "it was removed" if run.discarded else "it is left without a model"
+        raise MerlinError(f"Logging the model into version {run.version.id} failed ({type(exc).__name__}: "
+                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); {kept}. Check "
+                          "that the control plane is running and log it again.") from None
+    return version
 
 
 def log_pyfunc_model(model_instance: Any, conda_env: Any = None, code_dir: list[str] | None = None,
@@ -192,6 +251,7 @@ def log_pyfunc_model(model_instance: Any, conda_env: Any = None, code_dir: list[
     from .flavors import log_pyfunc
 
     log_pyfunc(model_instance, artifacts, code_dir, input_example, pip_requirements)
+    _mark_logged()
 
 
 def list_versions(model: Model | None = None) -> ResourceList:
@@ -280,6 +340,7 @@ __all__: Iterable[str] = [
     "log_param",
     "log_params",
     "log_pyfunc_model",
+    "log_version",
     "new_model_version",
     "set_model",
     "set_project",

@@ -18,8 +18,8 @@ from traitlets import Bool
 from . import deployments, flavors, fluent, traffic
 from .client import MerlinError
 
-SUBCOMMANDS = ("connect", "project", "model", "log", "deploy", "status", "logs", "predict", "traffic",
-               "rollback", "undeploy", "ls")
+SUBCOMMANDS = ("connect", "project", "model", "log", "deploy", "status", "logs", "requests", "predict",
+               "traffic", "rollback", "undeploy", "ls", "metrics", "rollout", "alert")
 
 
 def version_number(text: str) -> int:
@@ -113,16 +113,17 @@ class MerlinMagics(Magics):
             raise UsageError(f"No variable {args.variable!r} in this notebook: train a model first, then "
                              f"`%merlin log <variable>`.")
         model = namespace[args.variable]
-        flavors.detect(model)  # fails before a version is created if it cannot be logged
+        flavors.detect(model)  # fails before anything else if it cannot be logged
         sample = self._eval(args.sample, "--sample") if args.sample else None
-        flavors.check_example(model, sample)  # a wrong sample creates no version
-        metrics = [(key, _number(value, key)) for key, value in _pairs(args.metric, "--metric")]
+        metrics = {key: _number(value, key) for key, value in _pairs(args.metric, "--metric")}
         params = {**flavors.estimator_params(model), **dict(_pairs(args.param, "--param"))}
-        with fluent.new_model_version() as version:
-            fluent.log_params(params)
-            for key, number in metrics:
-                fluent.log_metric(key, number)
-            fluent.log_model(model, input_example=sample)
+        try:  # the model is checked before the version is created: a failure leaves none behind
+            version = fluent.log_version(model, sample, params, metrics)
+        except MerlinError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed log is said in words, never a traceback
+            raise UsageError(f"{args.variable} was not logged ({type(exc).__name__}: {exc}). No version was "
+                             "created; fix the model or its --sample and log it again.") from None
         if self.check:
             from .checks import prepare
 
@@ -148,14 +149,19 @@ class MerlinMagics(Magics):
     @argument("--no-wait", action="store_true", help="return at once instead of waiting")
     @argument("--dry-run", action="store_true", help="print the manifests a Kubernetes deploy would apply")
     @argument("--no-check", action="store_true", help="skip loading the model in a fresh process first")
+    @argument("--log-requests", default=None, choices=["all", "request", "response"],
+              help="log each prediction's request and response (all), or one of them")
+    @argument("--log-sample", type=float, default=None, help="the share of predictions logged, e.g. 0.1")
     def _deploy(self, line: str) -> Any:
         """Deploy a version and wait until it runs (or say why it failed)."""
         args = self._args(self._deploy, line)
+        logger = request_logger(args.log_requests, args.log_sample)
         resources = {k: v for k, v in {"min_replica": args.min_replica, "max_replica": args.max_replica,
                                        "cpu_request": args.cpu, "memory_request": args.memory}.items() if v is not None}
         result = deployments.deploy(
             args.version, args.env, resources or None, dict(_pairs(args.env_var, "--env-var")),
-            wait=not args.no_wait, dry_run=args.dry_run, check=self.check and not args.no_check)
+            wait=not args.no_wait, dry_run=args.dry_run, check=self.check and not args.no_check,
+            logger=logger)
         if args.dry_run:
             print(result)
             return None
@@ -164,8 +170,13 @@ class MerlinMagics(Magics):
     @magic_arguments(name="merlin status")
     @argument("version", nargs="?", type=version_number, default=None, help="default: the current or latest version")
     def _status(self, line: str) -> Any:
-        """Show a version's endpoints and their status, as a table."""
-        return fluent.list_endpoints(self._args(self._status, line).version)
+        """Show a version's endpoints and their status, as a table (and firing alerts)."""
+        from .observe import firing_lines
+
+        endpoints = fluent.list_endpoints(self._args(self._status, line).version)
+        for sentence in firing_lines():
+            print(sentence)
+        return endpoints
 
     @magic_arguments(name="merlin logs")
     @argument("version", nargs="?", type=version_number, default=None, help="the endpoint's version, e.g. 2 or v2")
@@ -182,6 +193,21 @@ class MerlinMagics(Magics):
             return follow(stream, f"logs of version {args.version or 'latest'}")
         print("\n".join(deployments.logs(args.version, args.env, tail=args.tail)))
         return None
+
+    @magic_arguments(name="merlin requests")
+    @argument("version", nargs="?", type=version_number, default=None, help="the endpoint's version, e.g. 2 or v2")
+    @argument("--last", type=int, default=20, help="how many of the latest requests (default 20)")
+    @argument("--since", default=None, help="e.g. 30m, 1h, 7d or an ISO time")
+    @argument("--status", default=None, help="a code (503), a class (5xx), ok or error")
+    @argument("--env", default=None, help="environment name (default: the latest deploy)")
+    def _requests(self, line: str) -> Any:
+        """Show the endpoint's latest logged requests and responses, as a table."""
+        from .request_logs import requests
+
+        args = self._args(self._requests, line)
+        if args.last < 1:
+            raise UsageError(f"--last {args.last}: give how many requests to show, e.g. --last 20.")
+        return requests(args.version, args.env, since=args.since, status=args.status, limit=args.last)
 
     @magic_arguments(name="merlin predict")
     @argument("expression", help="instances to send, e.g. X_test[:3]")
@@ -238,6 +264,69 @@ class MerlinMagics(Magics):
         args = self._args(self._ls, line)
         return {"projects": fluent.list_projects, "models": fluent.list_models,
                 "versions": fluent.list_versions, "environments": fluent.list_environments}[args.what]()
+
+
+    # -- what a deployed model does (observe.py) ------------------------------------------------
+    @magic_arguments(name="merlin metrics")
+    @argument("version", nargs="?", type=version_number, default=None, help="a version (default: the model endpoint)")
+    @argument("--since", default="30m", help="how far back, e.g. 90s, 30m, 1h (default 30m)")
+    @argument("--env", default=None)
+    def _metrics(self, line: str) -> Any:
+        """Requests/s, error rate and latency over time, as charts (and a DataFrame)."""
+        from . import observe
+
+        args = self._args(self._metrics, line)
+        if args.version is None:
+            return observe.metrics(args.since, args.env)
+        live = [e for e in fluent.list_endpoints(args.version) if e.status in ("running", "serving")]
+        if not live:
+            raise UsageError(f"Version {args.version} has no running endpoint: `%merlin deploy v{args.version}` first.")
+        return live[0].metrics(args.since)
+
+    @magic_arguments(name="merlin rollout")
+    @argument("version", nargs="?", type=version_number, default=None, help="the version to roll out, e.g. v2")
+    @argument("--steps", default="10,50,100", help="its share at each step, e.g. 10,50,100")
+    @argument("--bake", default="2m", help="how long each step holds, e.g. 2m or 90s")
+    @argument("--max-error-rate", default=None, help="roll back above this error rate, e.g. 1%%")
+    @argument("--max-p50", default=None, help="roll back above this p50 latency, e.g. 20ms")
+    @argument("--max-p95", default=None, help="... p95 latency")
+    @argument("--max-p99", default=None, help="... p99 latency, e.g. 50ms")
+    @argument("--min-requests", type=int, default=20, help="judge nothing on fewer requests (default 20)")
+    @argument("--pause", action="store_true", help="hold the running rollout's step")
+    @argument("--resume", action="store_true")
+    @argument("--abort", action="store_true", help="stop it; traffic back to the rule before it")
+    @argument("--env", default=None)
+    def _rollout(self, line: str) -> Any:
+        """Move traffic to a version step by step; rolled back by itself if it does worse."""
+        from .observe_magics import rollout
+
+        return rollout(self._args(self._rollout, line))
+
+    @magic_arguments(name="merlin alert")
+    @argument("metric", nargs="?", default=None, help="throughput, latency, error_rate, cpu or memory (none: list)")
+    @argument("threshold", nargs="?", default=None, help="e.g. 5%% (error_rate), 200ms (latency), 1 (requests/s)")
+    @argument("--for", dest="duration", default="1m", help="how long it must hold, e.g. 1m (default)")
+    @argument("--percentile", type=int, default=None, help="latency percentile: 50, 95 or 99 (default 99)")
+    @argument("--severity", default="WARNING", choices=["WARNING", "CRITICAL"])
+    @argument("--env", default=None)
+    def _alert(self, line: str) -> Any:
+        """Alert on the model endpoint (no arguments: list alerts and their state)."""
+        from .observe_magics import alert
+
+        return alert(self._args(self._alert, line))
+
+
+def request_logger(mode: str | None, sample: float | None) -> Any:
+    """The Logger ``--log-requests`` and ``--log-sample`` ask for (None: neither given)."""
+    from .logger import Logger, LoggerConfig, LoggerMode
+
+    if mode is None and sample is None:
+        return None
+    if sample is not None and not 0 < sample <= 1:
+        raise UsageError(f"--log-sample {sample:g}: give the share of predictions to log, above 0 and at "
+                         "most 1, e.g. --log-sample 0.1.")
+    return Logger(model=LoggerConfig(enabled=True, mode=LoggerMode(mode or "all"),
+                                     sample_rate=1.0 if sample is None else sample))
 
 
 def _pairs(items: list[str], flag: str, example: str = "KEY=VALUE") -> list[tuple[str, str]]:

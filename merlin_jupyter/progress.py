@@ -53,16 +53,21 @@ class DeployProgress:
             self._line(f"{self.title}: {state}" + (f" - {message}" if message else "") + f" ({elapsed:.1f} s)")
         self._render(elapsed)
 
-    def succeeded(self, state: str, url: str, example: Any, elapsed: float) -> None:
+    def succeeded(self, state: str, url: str, example: Any, elapsed: float,
+                  unenforced: list[str] | None = None) -> None:
+        """``unenforced``: settings the environment does not enforce, shown so none is silent."""
         from .resources import snippets
 
         self.steps.append((state, url, elapsed))
         curl, python = snippets(url, example)
-        self._line(f"{self.title}: {state} at {url} ({elapsed:.1f} s)\n{curl}")
-        self.extra_text = ["", curl, "", python]
+        notes = [f"Not enforced here: {note}" for note in unenforced or []]
+        self._line(f"{self.title}: {state} at {url} ({elapsed:.1f} s)\n{curl}"
+                   + "".join(f"\n{note}" for note in notes))
+        self.extra_text = ["", curl, "", python] + (["", *notes] if notes else [])
+        shown = "".join(f"<div>{html.escape(note)}</div>" for note in notes)
         self._finish(elapsed, f"<b>URL</b> <code>{html.escape(url)}</code>"
                               f"<div>curl</div><pre style='{PRE}'>{html.escape(curl)}</pre>"
-                              f"<div>Python</div><pre style='{PRE}'>{html.escape(python)}</pre>")
+                              f"<div>Python</div><pre style='{PRE}'>{html.escape(python)}</pre>{shown}")
 
     def failed(self, reason: str, log_lines: list[str], elapsed: float) -> None:
         self.steps.append(("failed", reason, elapsed))

@@ -92,9 +92,13 @@ def snippets(url: str, example: Any = None) -> tuple[str, str]:
     """A curl command and a Python snippet that call ``url`` with ``{"instances": example}``."""
     import json
 
-    body = json.dumps({"instances": example if example is not None else [[]]})
+    from .serving.instances import to_instances
+
+    payload = {"instances": to_instances(example) if example is not None else [[]]}
+    body = json.dumps(payload)
     curl = f"curl -s -X POST {url} \\\n  -H 'Content-Type: application/json' \\\n  -d '{body}'"
-    python = (f"import httpx\n\nresponse = httpx.post(\n    {url!r},\n    json={body},\n)\n"
+    # Python's own literals (None, True), not JSON's: the snippet must run as pasted.
+    python = (f"import httpx\n\nresponse = httpx.post(\n    {url!r},\n    json={payload!r},\n)\n"
               "print(response.json()[\"predictions\"])")
     return curl, python
 
@@ -124,15 +128,19 @@ class VersionEndpoint(Resource):
     fields = ("id", "version_id", "status", "url", "environment_name", "revision", "message")
 
     def predict(self, instances: Any, timeout: float = 30.0) -> list[Any]:
-        """Send ``{"instances": instances}`` to the endpoint and return its predictions."""
+        """Send ``{"instances": instances}`` to the endpoint and return its predictions.
+
+        A DataFrame is sent as records, an array or Series as a list; a missing value (NaN,
+        NaT) as ``null`` and a timestamp as an ISO 8601 string, which the server reads back as
+        the model's signature says.
+        """
         import httpx
 
         from .client import MerlinError
 
-        if hasattr(instances, "to_dict") and hasattr(instances, "columns"):
-            instances = instances.to_dict(orient="records")
-        elif hasattr(instances, "tolist"):
-            instances = instances.tolist()
+        from .serving.instances import to_instances
+
+        instances = to_instances(instances)  # NaN as null, times as ISO strings: JSON has neither
         if self.status not in ("running", "serving") or not self.url:
             raise MerlinError(f"Endpoint {self.id} is {self.status}: deploy it and wait until it is running.")
         try:
@@ -144,7 +152,34 @@ class VersionEndpoint(Resource):
             raise MerlinError(body.get("error") or response.text, response.status_code)
         return body["predictions"]
 
+    def requests(self, since: str | None = None, status: Any = None, limit: int = 1000) -> Any:
+        """This endpoint's logged requests, newest first, as a pandas DataFrame (see
+        ``merlin_jupyter.request_logs.requests`` for ``since`` and ``status``)."""
+        from .request_logs import version_endpoint_requests
+
+        return version_endpoint_requests(self.model_id, self.version_id, self.id, since, status, limit)
+
+    def metrics(self, since: str = "30m", step: str | None = None):
+        """Requests/s, error rate and latency percentiles since ``since`` ("30m", "1h"): a
+        DataFrame that a notebook draws as charts."""
+        from .observe import endpoint_metrics
+
+        return endpoint_metrics(self, since, step)
+
 
 class ModelEndpoint(Resource):
     kind = "model endpoint"
     fields = ("id", "model_id", "status", "url", "environment_name", "traffic")
+
+    def requests(self, since: str | None = None, status: Any = None, limit: int = 1000) -> Any:
+        """The requests the model's stable URL sent to its versions' logging endpoints, newest
+        first, as a pandas DataFrame; ``version`` says which version answered each."""
+        from .request_logs import model_endpoint_requests
+
+        return model_endpoint_requests(self.model_id, self.id, since, status, limit)
+
+    def metrics(self, since: str = "30m", step: str | None = None):
+        """The stable URL's traffic since ``since``, one row per version and time step."""
+        from .observe import model_endpoint_metrics
+
+        return model_endpoint_metrics(self, since, step)

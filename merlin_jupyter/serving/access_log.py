@@ -22,11 +22,11 @@ class AccessLog:
         self._quiet = 0  # successful predictions not logged since the last line
 
     def __call__(self, handler: Any) -> None:
+        # The line is formatted only when it is written: most predictions are not.
         status = handler.get_status()
         request = handler.request
-        line = f"{status} {request.method} {request.uri} ({request.remote_ip}) {1000 * request.request_time():.2f}ms"
         if status >= 400:
-            log.log(logging.ERROR if status >= 500 else logging.WARNING, line)
+            log.log(logging.ERROR if status >= 500 else logging.WARNING, _line(status, request))
             return
         if request.method != "POST":
             return
@@ -34,7 +34,12 @@ class AccessLog:
         if now - self._last < self.interval:
             self._quiet += 1
             return
+        line = _line(status, request)
         if self._quiet:
             line += f" (and {self._quiet} more answered since the last line)"
         self._last, self._quiet = now, 0
         log.info(line)
+
+
+def _line(status: int, request: Any) -> str:
+    return f"{status} {request.method} {request.uri} ({request.remote_ip}) {1000 * request.request_time():.2f}ms"

@@ -1,12 +1,11 @@
 """The tornado application factory: routes, error mapping, body limit and metrics per request."""
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import tornado.web
 
-from . import protocol_v1, protocol_v2
+from . import jsoncodec, protocol_v1, protocol_v2
 from .access_log import AccessLog
 from .dataplane import DataPlane
 from .errors import InvalidInput, PayloadTooLarge, ServingError
@@ -29,7 +28,7 @@ class JsonHandler(tornado.web.RequestHandler):
     def answer(self, status: int, payload: Any) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload))
+        self.finish(jsoncodec.dumps(payload))
 
     def fail(self, error: ServingError) -> None:
         message = error.message
@@ -80,12 +79,18 @@ class PredictHandler(JsonHandler):
 
     def body(self) -> Any:
         try:
-            return json.loads(b"".join(self._chunks))
+            body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+            return jsoncodec.loads(body)
         except ValueError as exc:
             raise InvalidInput(f"the body is not valid JSON ({exc})") from None
 
     def on_finish(self) -> None:
         PredictHandler.active -= 1
+        self.after_request()
+
+    def after_request(self) -> None:
+        """The one place every prediction request passes once answered (the access log line is
+        written just before, by the application's ``log_function``)."""
         if self.metrics:
             self.metrics.inflight.dec()
             self.metrics.observe(self.protocol, self.get_status(), self.request.request_time())
@@ -95,8 +100,9 @@ class V1Predict(PredictHandler):
     protocol = "v1"
 
     def post(self, name: str) -> None:
-        # Custom models get the request headers too, as Merlin's PyFuncModel.infer does.
-        headers = dict(self.request.headers)
+        # Custom models get the request headers too, as Merlin's PyFuncModel.infer does; no
+        # other model reads them, so only theirs are copied.
+        headers = dict(self.request.headers) if self.plane.model.infer is not None else None
         self.run(name, lambda: protocol_v1.predict(self.plane, self.body(), headers))
 
 

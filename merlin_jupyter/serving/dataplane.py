@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidInput, LoadFailed, ModelNotFound, ModelNotReady
+from .errors import InvalidInput, LoadFailed, ModelNotFound, ModelNotReady, ServingError
 from .loader import ServedModel
 
 
@@ -17,21 +17,46 @@ class DataPlane:
         self.ready = False
 
     def check_ready(self) -> None:
-        """Ready means a real prediction: the logged input example goes through the model."""
+        """Ready means a real prediction: the logged input example goes through the model, sent
+        as a request would send it (JSON instances, then the signature's conversion), so a model
+        that is ready answers requests shaped like its example."""
         example = self.model.input_example
         if example is not None and self.model.infer is None:
             try:
-                self.model.predict(self._example_input(example))
+                instances = example_instances(example)
+                if instances is None:
+                    self.model.predict(example)  # not expressible as JSON instances (a sparse matrix)
+                else:
+                    self.predict_instances(instances)
+                    self._take_arrays_if_same(instances)
+            except ServingError as exc:
+                raise LoadFailed(f"the model loaded but could not predict its own input example: "
+                                 f"{exc.message}") from exc
             except Exception as exc:  # noqa: BLE001 - said in words by the caller
                 raise LoadFailed(
                     f"the model loaded but could not predict its own input example: "
                     f"{type(exc).__name__}: {exc}") from exc
         self.ready = True
 
-    def _example_input(self, example: Any) -> Any:
-        if isinstance(example, dict) and "instances" in example:
-            return self.model.signature.convert(example["instances"])
-        return example
+    def _take_arrays_if_same(self, instances: list) -> None:
+        """Give the model a numpy array instead of a DataFrame when it predicts the example the
+        same from both. For a one-row request the DataFrame (and scikit-learn's checks of its
+        columns) costs more than the prediction; a model that reads columns by name (a
+        ColumnTransformer, a function of ``X["col"]``) fails or differs here and keeps the
+        DataFrame."""
+        signature = self.model.signature
+        if not self.model.array_capable or not signature.may_take_array:
+            return
+        rows = signature.rows_of(instances) if isinstance(instances[0], dict) else instances
+        if rows is None or not all(isinstance(row, list) for row in rows):
+            return
+        expected = self.predict_instances(rows)
+        signature.array_ok = True
+        try:
+            same = self.predict_instances(rows) == expected
+        except Exception:  # noqa: BLE001 - the DataFrame it is, then
+            same = False
+        signature.array_ok = same
 
     def require(self, name: str) -> None:
         if name != self.name:
@@ -67,6 +92,21 @@ class DataPlane:
                        "shape": list(signature.tensor[1])}]
         return {"name": self.name, "versions": [], "platform": self.model.flavor,
                 "inputs": inputs, "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]}
+
+
+def example_instances(example: Any) -> list | None:
+    """The logged input example as the ``instances`` of a V1 request, or None if JSON cannot say it."""
+    import json
+
+    from .instances import to_instances
+
+    if isinstance(example, dict) and "instances" in example:
+        instances = example["instances"]
+    elif isinstance(example, dict) or hasattr(example, "tocsr"):  # a JSON object, a sparse matrix
+        return None
+    else:
+        instances = to_instances(example)
+    return json.loads(json.dumps(instances)) if isinstance(instances, list) and instances else None
 
 
 def to_list(result: Any) -> list:

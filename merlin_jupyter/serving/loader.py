@@ -11,7 +11,8 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlparse
 
 from .errors import LoadFailed
-from .signature import InputSignature
+from .merlin_pyfunc import merlin_sdk_infer
+from .signature import METADATA_KEY, InputSignature
 
 STANDARD_FILES = ("model.joblib", "model.bst", "model.onnx")
 
@@ -27,6 +28,9 @@ class ServedModel:
     infer: Callable[[Any, dict], Any] | None = None
     flavor: str = "pyfunc"
     load_seconds: float = 0.0
+    # The model's library takes a numpy array as well as a DataFrame (the data plane checks, on
+    # the input example, that it predicts both the same before it sends arrays).
+    array_capable: bool = False
 
 
 def local_path(uri: str) -> str | None:
@@ -73,9 +77,13 @@ def _load_mlflow(uri: str) -> ServedModel:
         raise LoadFailed(f"MLflow could not load the model at {uri}: {type(exc).__name__}: {exc}") from exc
     _one_thread_each(model)
     schema = model.metadata.get_input_schema() if model.metadata else None
-    served = ServedModel(predict=_fast_predict(model), signature=InputSignature(schema),
-                         input_example=_input_example(model),
-                         flavor=_loader_module(model) or "pyfunc")
+    restore = (getattr(model.metadata, "metadata", None) or {}).get(METADATA_KEY) if model.metadata else None
+    flavor = _loader_module(model) or "pyfunc"
+    served = ServedModel(predict=_fast_predict(model), signature=InputSignature(schema, restore),
+                         input_example=_input_example(model), flavor=flavor,
+                         array_capable=flavor in ARRAY_FLAVORS)
+    if served.array_capable:
+        _quiet_about_feature_names()
     infer = custom_infer(model)
     if infer is not None:
         served.infer = infer
@@ -111,12 +119,44 @@ def _loader_module(model: Any) -> str | None:
     return found
 
 
+# Flavors whose wrapper predicts the converted input as it is. MLflow's own schema enforcement
+# would also turn a restored ``category`` column back into strings, which LightGBM refuses, and
+# costs more than a small model's prediction.
+FAST_FLAVORS = ("mlflow.sklearn", "mlflow.lightgbm", "mlflow.xgboost", "mlflow.pyfunc.model")
+# Libraries that predict a numpy array as they predict a DataFrame of the same numbers.
+ARRAY_FLAVORS = ("mlflow.sklearn", "mlflow.lightgbm", "mlflow.xgboost")
+
+
 def _fast_predict(model: Any) -> Callable[[Any], Any]:
     """The flavor's own predict when our signature conversion already did MLflow's checks."""
     impl = getattr(model, "_model_impl", None)
-    if _loader_module(model) == "mlflow.sklearn" and impl is not None and hasattr(impl, "predict"):
-        return impl.predict
-    return model.predict
+    # The method the MLmodel names (``pyfunc_predict_fn``: predict_proba, ...), as MLflow calls it.
+    name = (model.metadata.flavors.get("python_function", {}).get("predict_fn") if model.metadata else None) \
+        or "predict"
+    if _loader_module(model) not in FAST_FLAVORS or not callable(getattr(impl, name, None)):
+        return model.predict
+    if _loader_module(model) == "mlflow.pyfunc.model" and _converts_to_example(model):
+        return model.predict  # MLflow turns the DataFrame into the example's type first
+    estimator = getattr(impl, "sklearn_model", None)
+    if _loader_module(model) == "mlflow.sklearn" and callable(getattr(estimator, name, None)):
+        return getattr(estimator, name)  # the wrapper only forwards to it
+    return getattr(impl, name)
+
+
+def _converts_to_example(model: Any) -> bool:
+    try:
+        return bool(model.metadata._is_type_hint_from_example())
+    except Exception:  # noqa: BLE001 - an MLflow without type hints converts nothing
+        return False
+
+
+def _quiet_about_feature_names() -> None:
+    """scikit-learn warns on every array given to a model fitted on a DataFrame; the data plane
+    sends one only after checking that the model predicts it the same (the columns are the
+    signature's, in its order)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 
 def _input_example(model: Any) -> Any:
@@ -129,9 +169,8 @@ def _input_example(model: Any) -> Any:
 def custom_infer(model: Any) -> Callable[[Any, dict], Any] | None:
     """``infer(body, headers)`` of a model with Merlin's hooks, or None for a plain model.
 
-    A class deriving from merlin-sdk's own ``PyFuncModel`` is called as Merlin's model server
-    calls it: through its ``predict`` with the body and the request headers in Merlin's input
-    keys (it then calls ``infer(body, headers=...)``, or ``infer(body)`` for older models).
+    A class deriving from one of merlin-sdk's own models is called as Merlin's model server
+    calls it (see ``pyfunc.merlin_sdk_infer``); this project's ``PyFuncModel`` gets the body.
     """
     impl = getattr(model, "_model_impl", None)
     python_model = getattr(impl, "python_model", None)
@@ -142,17 +181,7 @@ def custom_infer(model: Any) -> Callable[[Any, dict], Any] | None:
             return None
     if not callable(getattr(python_model, "infer", None)):
         return None
-    if _is_merlin_pyfunc(python_model):
-        context = getattr(impl, "context", None)
-        return lambda body, headers: python_model.predict(
-            context, {MERLIN_INPUT_KEY: body, MERLIN_EXTRA_ARGS_KEY: {"headers": headers}})
+    sdk_infer = merlin_sdk_infer(python_model, getattr(impl, "context", None))
+    if sdk_infer is not None:
+        return sdk_infer
     return lambda body, headers: python_model.infer(body)
-
-
-# merlin.pyfunc's keys: its PyFuncModel.predict unpacks the request from these.
-MERLIN_INPUT_KEY, MERLIN_EXTRA_ARGS_KEY = "__INPUT__", "__EXTRA_ARGS__"
-
-
-def _is_merlin_pyfunc(python_model: Any) -> bool:
-    return any(cls.__module__ == "merlin.pyfunc" and cls.__name__ == "PyFuncModel"
-               for cls in type(python_model).__mro__)

@@ -3,13 +3,15 @@
 Request ``{"inputs": [{"name", "shape", "datatype", "data"}], "id"?}``. With a column signature,
 one input per column (shape ``[n]`` or ``[n, 1]``) or a single ``[n, k]`` input holding rows;
 with a tensor signature, one input of the tensor's shape. Response ``{"model_name", "id",
-"outputs": [{"name": "predict", "datatype", "shape", "data"}]}`` with ``data`` flattened.
+"outputs": [{"name": "predict", "datatype", "shape", "data"}]}`` with ``data`` flattened; a
+model answering named columns (a DataFrame) gets one output per column instead. With one
+unnamed column (a list of strings), one input of shape ``[n]`` holds the values.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .dataplane import DataPlane, _v2_type
+from .dataplane import DataPlane, _v2_type, to_list
 from .errors import InvalidInput
 
 EXPECTED = ('the body must be JSON like {"inputs": [{"name": "x", "shape": [1, 4], '
@@ -57,18 +59,54 @@ def instances_of(plane: DataPlane, body: Any) -> list:
     return [{name: data[name][i] for name in names} for i in range(length)]
 
 
+def _rows_array(body: Any) -> Any:
+    """The one ``[n, k]`` tensor of plain numbers most requests send, as one numpy array made
+    from the flat data (no Python reshaping into rows and back), or None for anything else
+    (nested data, named columns, nulls, strings, a wrong shape), which the general path reads
+    and diagnoses."""
+    import numpy as np
+
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        return None
+    data, shape = inputs[0].get("data"), inputs[0].get("shape")
+    if not isinstance(data, list) or not data or isinstance(data[0], list) or not isinstance(shape, list) \
+            or len(shape) != 2 or not all(isinstance(d, int) and d > 0 for d in shape) or shape[0] * shape[1] != len(data):
+        return None
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError):
+        return None
+    return array.reshape(shape) if array.ndim == 1 and array.dtype.kind in "fib" else None
+
+
 def infer(plane: DataPlane, body: Any) -> dict:
-    predictions = plane.predict_instances(instances_of(plane, body))
+    array = _rows_array(body)
+    model_input = plane.model.signature.convert_array(array) if array is not None else None
+    if model_input is not None:
+        predictions = to_list(plane.predict(model_input))
+    else:
+        predictions = plane.predict_instances(instances_of(plane, body))
+    answer = {"model_name": plane.name, "outputs": _outputs(predictions)}
+    if isinstance(body, dict) and "id" in body:
+        answer["id"] = body["id"]
+    return answer
+
+
+def _outputs(predictions: list) -> list[dict]:
+    """One ``predict`` output; a model answering a DataFrame of named columns gets one output per
+    column, named after it (as MLServer's pandas codec answers)."""
+    if predictions and all(isinstance(row, dict) for row in predictions):
+        names = list(predictions[0])
+        columns = {name: [row.get(name) for row in predictions] for name in names}
+        return [{"name": str(name), "datatype": _datatype(values), "shape": [len(values)], "data": values}
+                for name, values in columns.items()]
     shape = [len(predictions)]
     flat = predictions
     if predictions and isinstance(predictions[0], list):
         shape.append(len(predictions[0]))
         flat = [value for row in predictions for value in row]
-    output = {"name": "predict", "datatype": _datatype(flat), "shape": shape, "data": flat}
-    answer = {"model_name": plane.name, "outputs": [output]}
-    if isinstance(body, dict) and "id" in body:
-        answer["id"] = body["id"]
-    return answer
+    return [{"name": "predict", "datatype": _datatype(flat), "shape": shape, "data": flat}]
 
 
 def _datatype(values: list) -> str:

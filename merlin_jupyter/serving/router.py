@@ -24,18 +24,19 @@ import os
 import random
 import signal
 import sys
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+import tornado.httpserver
 import tornado.web
+
+from .router_metrics import RouterMetrics
+from .router_proxy import RouterServer
+from .upstream import Upstream
 
 log = logging.getLogger("merlin.router")
 TOKEN_ENV = "MERLIN_ROUTER_TOKEN"
-MAX_MIRRORS_IN_FLIGHT = 64  # beyond this, mirror copies are dropped rather than queued
-PREDICT_TIMEOUT = aiohttp.ClientTimeout(total=300)
-MIRROR_TIMEOUT = aiohttp.ClientTimeout(total=30)
-FORWARD_HEADERS = ("Content-Type", "Accept")
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,12 @@ class Destination:
     version: int
     endpoint_id: str
 
-    def url(self, protocol: str) -> str:
-        if protocol == "v2":
-            return f"{self.base}/v2/models/{self.model_name}/infer"
-        return f"{self.base}/v1/models/{self.model_name}:predict"
+    def __post_init__(self) -> None:
+        # Worked out once per rule, not per request.
+        url = urllib.parse.urlsplit(self.base)
+        object.__setattr__(self, "address", (url.hostname, url.port or 80))
+        object.__setattr__(self, "paths", {"v1": f"/v1/models/{self.model_name}:predict",
+                                           "v2": f"/v2/models/{self.model_name}/infer"})
 
 
 class Route:
@@ -95,57 +98,14 @@ class Table:
         log.info("loaded %d route(s) from %s", len(routes), self.path)
 
 
-class RouterHandler(tornado.web.RequestHandler):
-    def initialize(self, table: Table, client: Upstream, mirrors: set):
-        self.table, self.client, self.mirrors = table, client, mirrors
+class NotPosted(tornado.web.RequestHandler):
+    """A prediction path asked with another method (POSTs never reach the application)."""
 
-    def answer_error(self, status: int, message: str) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": message}))
-
-    async def post(self, project: str, model: str, protocol: str) -> None:
-        route = self.table.routes.get(f"{project}/{model}")
-        if route is None:
-            return self.answer_error(
-                404, f"No model endpoint serves {project}/{model} here: route traffic to one of its "
-                     "version endpoints first (serve_traffic or %merlin traffic).")
-        destination = route.pick()
-        if route.mirror is not None:
-            self._mirror(route.mirror, protocol)
-        headers = {k: self.request.headers[k] for k in FORWARD_HEADERS if k in self.request.headers}
-        try:
-            status, reason, content_type, body = await self.client.forward(
-                destination.url(protocol), self.request.body, headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            return self._unreachable(project, model, destination, str(exc) or type(exc).__name__)
-        self.set_status(status, reason)
-        self.set_header("Content-Type", content_type)
-        self.set_header("X-Merlin-Version", str(destination.version))
-        self.set_header("X-Merlin-Version-Endpoint", destination.endpoint_id)
-        self.finish(body)
-
-    def _unreachable(self, project: str, model: str, destination: Destination, why: str) -> None:
-        self.set_header("X-Merlin-Version", str(destination.version))
-        self.answer_error(502, f"Version {destination.version} of {project}/{model} did not answer "
-                               f"({why}): check that endpoint's status and logs.")
-
-    def _mirror(self, destination: Destination, protocol: str) -> None:
-        if len(self.mirrors) >= MAX_MIRRORS_IN_FLIGHT:
-            return  # a slow mirror must not pile up memory; dropping copies is the mirror's deal
-        task = asyncio.ensure_future(self.client.mirror(
-            destination.url(protocol), self.request.body,
-            {"Content-Type": self.request.headers.get("Content-Type", "application/json")}))
-        self.mirrors.add(task)
-        task.add_done_callback(_forget(self.mirrors))
-
-
-def _forget(mirrors: set):
-    def done(task: asyncio.Future) -> None:
-        mirrors.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("mirror request failed: %s", task.exception())
-    return done
+    def prepare(self) -> None:
+        self.set_status(405)
+        self.set_header("Allow", "POST")
+        self.finish({"error": f"{self.request.method} is not a prediction: POST the request body to "
+                              f"{self.request.path}."})
 
 
 class ReloadHandler(tornado.web.RequestHandler):
@@ -173,73 +133,40 @@ class HealthHandler(tornado.web.RequestHandler):
         self.finish({"routes": sorted(self.table.routes), "generation": self.table.generation})
 
 
-class Upstream:
-    """Keep-alive connections to the version endpoints, made on first use (inside the loop).
+class MetricsHandler(tornado.web.RequestHandler):
+    def initialize(self, metrics: RouterMetrics):
+        self.metrics = metrics
 
-    A new TCP connection per proxied request costs the router and the model server more than the
-    rest of the hop; aiohttp pools them (it is already installed for MLflow and kubernetes)."""
-
-    def __init__(self) -> None:
-        self._pooled: aiohttp.ClientSession | None = None
-        self._fresh: aiohttp.ClientSession | None = None
-
-    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
-        if self._pooled is None:
-            options = {"auto_decompress": False, "skip_auto_headers": ("User-Agent", "Accept-Encoding")}
-            self._pooled = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1024, limit_per_host=256), **options)
-            self._fresh = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True), **options)
-        return self._pooled, self._fresh
-
-    async def forward(self, url: str, body: bytes, headers: dict) -> tuple[int, str, str, bytes]:
-        """POST and return (status, reason, content type, body).
-
-        A pooled connection can be closed by the server just as a request goes out on it (a
-        redeployed revision exits), before the request was read: it is sent once more, on a new
-        connection, instead of failing. (A server that dies while answering gets that second try
-        too; a prediction is a read.) A destination that refuses connections fails both tries."""
-        pooled, fresh = self._sessions()
-        try:
-            return await self._post(pooled, url, body, headers)
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-            return await self._post(fresh, url, body, headers)
-
-    @staticmethod
-    async def _post(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict):
-        async with session.post(url, data=body, headers=headers, timeout=PREDICT_TIMEOUT) as response:
-            content = await response.read()
-            return (response.status, response.reason or "", response.headers.get("Content-Type", "application/json"),
-                    content)
-
-    async def mirror(self, url: str, body: bytes, headers: dict) -> None:
-        async with self._sessions()[0].post(url, data=body, headers=headers, timeout=MIRROR_TIMEOUT) as response:
-            await response.read()
-
-    async def close(self) -> None:
-        for session in (self._pooled, self._fresh):
-            if session is not None:
-                await session.close()
+    def get(self) -> None:
+        body, content_type = self.metrics.render()
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
 
 
-def make_app(table: Table, token: str, client: Upstream | None = None) -> tornado.web.Application:
-    client = client or Upstream()
-    mirrors: set = set()
+def _log_failures(handler: tornado.web.RequestHandler) -> None:
+    # Not a line per answered request: that was a write per request, and a log without end.
+    # The version's own request log and the metrics keep the traffic.
+    if handler.get_status() >= 400:
+        log.warning("%d %s %s", handler.get_status(), handler.request.method, handler.request.uri)
+
+
+def make_app(table: Table, token: str, metrics: RouterMetrics) -> tornado.web.Application:
+    """Every path but a POSTed prediction (those go through ``router_proxy.Relay``)."""
     return tornado.web.Application([
         (r"/-/reload", ReloadHandler, {"table": table, "token": token}),
         (r"/-/health", HealthHandler, {"table": table}),
-        (r"/([^/]+)/([^/]+)/(v1)/predict", RouterHandler,
-         {"table": table, "client": client, "mirrors": mirrors}),
-        (r"/([^/]+)/([^/]+)/(v2)/infer", RouterHandler,
-         {"table": table, "client": client, "mirrors": mirrors}),
-    ])
+        (r"/-/metrics", MetricsHandler, {"metrics": metrics}),
+        (r"/[^/]+/[^/]+/(?:v1/predict|v2/infer)", NotPosted),
+    ], log_function=_log_failures)
 
 
 async def run(args: argparse.Namespace) -> None:
     table = Table(args.rules)
     table.load()
-    upstream = Upstream()
-    app = make_app(table, os.environ.get(TOKEN_ENV, ""), upstream)
-    server = app.listen(args.port, address=args.host, xheaders=False)
+    upstream, metrics = Upstream(), RouterMetrics()
+    app = make_app(table, os.environ.get(TOKEN_ENV, ""), metrics)
+    server = tornado.httpserver.HTTPServer(RouterServer(app, table, upstream, metrics), xheaders=False)
+    server.listen(args.port, address=args.host)
     log.info("routing model endpoints on http://%s:%s", args.host, args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
