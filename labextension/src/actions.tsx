@@ -33,7 +33,8 @@ export class MerlinActions {
   constructor(
     private readonly model: MerlinModel,
     private readonly openDetailsTab: OpenDetails,
-    private readonly openFile: () => Promise<void>
+    private readonly openFile: () => Promise<void>,
+    private readonly openTrafficTab: OpenDetails = () => undefined
   ) {}
 
   createProject = async (): Promise<void> => {
@@ -190,6 +191,14 @@ export class MerlinActions {
       return;
     }
     this.openDetailsTab(row);
+  };
+
+  openTraffic = (row?: ITreeRow): void => {
+    if (!row?.modelEndpoint) {
+      void this._explain('Traffic, rollout and alerts', 'Select a model endpoint (a traffic row) in the Merlin panel first.');
+      return;
+    }
+    this.openTrafficTab(row);
   };
 
   refresh = (): void => {

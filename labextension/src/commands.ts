@@ -20,6 +20,7 @@ export const CommandIDs = {
   editTraffic: 'merlin:edit-traffic',
   stopServing: 'merlin:stop-serving',
   details: 'merlin:endpoint-details',
+  traffic: 'merlin:traffic-details',
   quickstart: 'merlin:open-quickstart'
 } as const;
 
@@ -77,6 +78,11 @@ export function addCommands(
     label: 'Open Selected Endpoint Details',
     isEnabled: selectedIs('endpoint'),
     execute: () => actions.openDetails(selected())
+  });
+  commands.addCommand(CommandIDs.traffic, {
+    label: 'Open Traffic, Rollout and Alerts of Selected Model Endpoint',
+    isEnabled: selectedIs('traffic'),
+    execute: () => actions.openTraffic(selected())
   });
   commands.addCommand(CommandIDs.quickstart, {
     label: 'Open the Quickstart Notebook',

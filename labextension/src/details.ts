@@ -2,12 +2,8 @@
  * The state behind an endpoint's details tab: the endpoint, its latest log lines and its
  * events, fetched every POLL_INTERVAL while the tab is visible; and the "try it" call.
  */
-import { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
-import { api, IMerlinEvent, IVersionEndpoint } from './api';
-import { POLL_INTERVAL } from './model';
+import { api, ILoggedRequest, IMerlinEvent, IMetricsPoint, IVersionEndpoint } from './api';
+import { PolledModel } from './polledModel';
 import { describeError, errorFromBody, fetchServer } from './request';
 import { exampleBody, IV2Metadata, proxyPath, servedModelName } from './snippets';
 
@@ -20,7 +16,10 @@ export interface ITryResult {
   body: string;
 }
 
-export class EndpointDetailsModel implements IDisposable {
+/** How many of the latest logged requests the Requests tab shows. */
+export const REQUESTS_SHOWN = 50;
+
+export class EndpointDetailsModel extends PolledModel {
   constructor(
     readonly modelId: number,
     readonly version: number,
@@ -29,17 +28,7 @@ export class EndpointDetailsModel implements IDisposable {
     readonly modelName: string,
     readonly projectName: string
   ) {
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._fetch(),
-      frequency: { interval: POLL_INTERVAL, backoff: true, max: 30 * 1000 },
-      name: `merlin-jupyter:endpoint:${endpointId}`,
-      standby: () => !this._visible || 'when-hidden'
-    });
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
+    super(`merlin-jupyter:endpoint:${endpointId}`);
   }
 
   get endpoint(): IVersionEndpoint | null {
@@ -54,24 +43,24 @@ export class EndpointDetailsModel implements IDisposable {
     return this._events;
   }
 
-  get error(): string | null {
-    return this._error;
+  /** The latest logged requests (empty unless the endpoint logs them), newest first. */
+  get requests(): ILoggedRequest[] {
+    return this._requests;
+  }
+
+  /** Why the requests could not be read, if they could not. */
+  get requestsError(): string | null {
+    return this._requestsError;
+  }
+
+  /** The endpoint's metrics over the last 15 minutes (empty when none were measured). */
+  get metrics(): IMetricsPoint[] {
+    return this._metrics;
   }
 
   /** A request body built from the model's signature, once the endpoint has answered. */
   get example(): string | null {
     return this._example;
-  }
-
-  get isDisposed(): boolean {
-    return this._poll.isDisposed;
-  }
-
-  setVisible(visible: boolean): void {
-    this._visible = visible;
-    if (visible) {
-      void this._poll.start().then(() => this._poll.refresh());
-    }
   }
 
   /** Sends `body` to the endpoint through Jupyter's authenticated proxy and times it. */
@@ -91,32 +80,36 @@ export class EndpointDetailsModel implements IDisposable {
     return { status: response.status, statusText: response.statusText, latency, body: pretty(text) };
   }
 
-  dispose(): void {
-    this._poll.dispose();
-    Signal.clearData(this);
+  protected async fetch(): Promise<string | null> {
+    const [endpoint, logs, events, metrics] = await Promise.all([
+      api.endpoint(this.modelId, this.version, this.endpointId),
+      api.logs(this.modelId, this.version, this.endpointId, 200).catch(error => ({
+        logs: [`(logs unavailable: ${describeError(error)})`]
+      })),
+      api.events({ entity_id: this.endpointId, limit: 20 }),
+      api.metrics(this.modelId, this.version, this.endpointId).catch(() => ({ source: 'local', points: [] }))
+    ]);
+    this._metrics = metrics.points;
+    this._endpoint = endpoint;
+    this._logs = logs.logs;
+    this._events = events;
+    await this._fetchRequests(endpoint);
+    if (this._example === null && endpoint.url && isUp(endpoint)) {
+      await this._loadExample(endpoint);
+    }
+    return null;
   }
 
-  private async _fetch(): Promise<void> {
+  private async _fetchRequests(endpoint: IVersionEndpoint): Promise<void> {
+    if (!endpoint.logger?.model?.enabled && !this._requests.length) {
+      return; // never logged: nothing to ask for on every poll
+    }
     try {
-      const [endpoint, logs, events] = await Promise.all([
-        api.endpoint(this.modelId, this.version, this.endpointId),
-        api.logs(this.modelId, this.version, this.endpointId, 200).catch(error => ({
-          logs: [`(logs unavailable: ${describeError(error)})`]
-        })),
-        api.events({ entity_id: this.endpointId, limit: 20 })
-      ]);
-      this._endpoint = endpoint;
-      this._logs = logs.logs;
-      this._events = events;
-      this._error = null;
-      if (this._example === null && endpoint.url && isUp(endpoint)) {
-        await this._loadExample(endpoint);
-      }
+      const found = await api.requests(this.modelId, this.version, this.endpointId, { limit: REQUESTS_SHOWN });
+      this._requests = found.requests;
+      this._requestsError = null;
     } catch (error) {
-      this._error = describeError(error);
-      throw error;
-    } finally {
-      this._changed.emit();
+      this._requestsError = describeError(error);
     }
   }
 
@@ -136,14 +129,13 @@ export class EndpointDetailsModel implements IDisposable {
     this._example = JSON.stringify(exampleBody(metadata));
   }
 
-  private _changed = new Signal<this, void>(this);
   private _endpoint: IVersionEndpoint | null = null;
   private _logs: string[] = [];
   private _events: IMerlinEvent[] = [];
-  private _error: string | null = null;
+  private _requests: ILoggedRequest[] = [];
+  private _requestsError: string | null = null;
+  private _metrics: IMetricsPoint[] = [];
   private _example: string | null = null;
-  private _visible = false;
-  private _poll: Poll;
 }
 
 export function isUp(endpoint: IVersionEndpoint): boolean {

@@ -1,5 +1,4 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -7,7 +6,7 @@ import * as React from 'react';
 import { EndpointDetails } from './components/EndpointDetails';
 import { EndpointDetailsModel } from './details';
 import { merlinIcon } from './icons';
-import { PollingWidget } from './pollingWidget';
+import { openTab, PollingWidget } from './pollingWidget';
 import { proxyPath } from './snippets';
 import { ITreeRow } from './tree';
 
@@ -29,6 +28,9 @@ export class EndpointDetailsWidget extends PollingWidget<EndpointDetailsModel> {
             proxyUrl={m.endpoint?.url ? URLExt.join(PageConfig.getBaseUrl(), proxyPath(m.endpointId, m.endpoint.url)) : null}
             logs={m.logs}
             events={m.events}
+            requests={m.requests}
+            requestsError={m.requestsError}
+            metrics={m.metrics}
             error={m.error}
             example={m.example}
             tryIt={body => m.tryIt(body)}
@@ -42,26 +44,13 @@ export class EndpointDetailsWidget extends PollingWidget<EndpointDetailsModel> {
 /** Opens (or brings forward) the details tab of the endpoint in `row`. */
 export function openEndpointDetails(app: JupyterFrontEnd, row: ITreeRow): void {
   const endpoint = row.endpoint!;
-  const id = `merlin-endpoint-${endpoint.id}`;
-  for (const widget of app.shell.widgets('main')) {
-    if (widget.id === id) {
-      app.shell.activateById(id);
-      return;
-    }
-  }
-  const model = new EndpointDetailsModel(
-    endpoint.model_id,
-    endpoint.version_id,
-    endpoint.id,
-    row.model!.name,
-    row.project.name
-  );
-  const widget = new MainAreaWidget({ content: new EndpointDetailsWidget(model) });
-  widget.id = id;
-  widget.title.label = `${row.model!.name} v${endpoint.version_id} · ${endpoint.environment_name}`;
-  widget.title.caption = `Endpoint ${endpoint.id}`;
-  widget.title.icon = merlinIcon;
-  widget.title.closable = true;
-  app.shell.add(widget, 'main');
-  app.shell.activateById(id);
+  const create = () =>
+    new EndpointDetailsWidget(
+      new EndpointDetailsModel(endpoint.model_id, endpoint.version_id, endpoint.id, row.model!.name, row.project.name)
+    );
+  openTab(app, `merlin-endpoint-${endpoint.id}`, create, {
+    label: `${row.model!.name} v${endpoint.version_id} · ${endpoint.environment_name}`,
+    caption: `Endpoint ${endpoint.id}`,
+    icon: merlinIcon
+  });
 }

@@ -6,9 +6,11 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 
 import { MerlinActions } from './actions';
+import { startAlertNotifications } from './alertNotifications';
 import { addCommands } from './commands';
 import { QUICKSTART } from './components/PanelView';
 import { openEndpointDetails } from './detailsWidget';
+import { openTrafficDetails } from './trafficWidget';
 import { MerlinModel } from './model';
 import { MerlinPanel } from './panel';
 
@@ -42,12 +44,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const actions = new MerlinActions(
       model,
       row => openEndpointDetails(app, row),
-      () => openQuickstart(app)
+      () => openQuickstart(app),
+      row => openTrafficDetails(app, row, () => void model.refresh())
     );
     const panel = new MerlinPanel(model, actions);
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, 'merlin-panel');
     addCommands(app, model, actions, panel.id, palette);
+    startAlertNotifications();
   }
 };
 

@@ -2,6 +2,7 @@ import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MerlinActions } from './actions';
+import { api, ICaller } from './api';
 import { PanelView } from './components/PanelView';
 import { merlinIcon } from './icons';
 import { MerlinModel } from './model';
@@ -18,7 +19,17 @@ export class MerlinPanel extends PollingWidget<MerlinModel> {
     this.title.icon = merlinIcon;
     this.title.caption = 'Merlin: models and endpoints';
     this.addClass('jp-MerlinPanel');
+    // Asked once: who the control plane takes this user for (shown on a team control plane).
+    void api
+      .caller()
+      .then(caller => {
+        this._caller = caller;
+        this.update();
+      })
+      .catch(() => undefined);
   }
+
+  private _caller: ICaller | null = null;
 
   protected render(): JSX.Element {
     const model = this.model;
@@ -26,6 +37,7 @@ export class MerlinPanel extends PollingWidget<MerlinModel> {
       <UseSignal signal={model.changed}>
         {() => (
           <PanelView
+            caller={this._caller}
             rows={model.rows}
             selected={model.selected}
             loaded={model.loaded}

@@ -8,6 +8,7 @@ import {
   IDeployRequest,
   IEnvironment,
   ITrafficRule,
+  LoggerMode,
   IVersionEndpoint,
   MetricsType
 } from './api';
@@ -53,6 +54,10 @@ export interface IDeployForm {
   metricsType: MetricsType;
   targetValue: string;
   envVars: { name: string; value: string }[];
+  /** Request/response logging: off, or what to log, and the share of requests (as typed). */
+  logRequests: boolean;
+  logMode: LoggerMode;
+  logSample: string;
 }
 
 /** A new deploy starts from the environment's defaults; a redeploy from the endpoint's settings. */
@@ -70,7 +75,10 @@ export function deployFormDefaults(
     deploymentMode: endpoint?.deployment_mode ?? environment?.deployment_mode ?? 'serverless',
     metricsType: endpoint?.autoscaling_policy?.metrics_type ?? 'concurrency',
     targetValue: String(endpoint?.autoscaling_policy?.target_value ?? 1),
-    envVars: (endpoint?.env_vars ?? []).map(v => ({ name: v.name, value: v.value }))
+    envVars: (endpoint?.env_vars ?? []).map(v => ({ name: v.name, value: v.value })),
+    logRequests: endpoint?.logger?.model?.enabled ?? false,
+    logMode: endpoint?.logger?.model?.mode ?? 'all',
+    logSample: String(endpoint?.logger?.model?.sample_rate ?? 1)
   };
 }
 
@@ -108,6 +116,18 @@ function envVarErrors(form: IDeployForm, errors: FormErrors): void {
   });
 }
 
+function loggerErrors(form: IDeployForm, environment: IEnvironment | undefined, errors: FormErrors): void {
+  if (!form.logRequests) {
+    return;
+  }
+  const share = Number(form.logSample);
+  if (form.logSample.trim() === '' || !Number.isFinite(share) || share <= 0 || share > 1) {
+    errors.logSample = 'The share of requests logged is a number above 0 and at most 1, e.g. 0.1.';
+  } else if (environment && environment.kind !== 'local' && share < 1) {
+    errors.logSample = `KServe logs every request of ${environment.name}: sampling works on local only (use 1).`;
+  }
+}
+
 export function validateDeploy(form: IDeployForm, environments: IEnvironment[]): FormErrors {
   const errors: FormErrors = {};
   const environment = environments.find(e => e.name === form.environment);
@@ -125,6 +145,7 @@ export function validateDeploy(form: IDeployForm, environments: IEnvironment[]):
   }
   autoscalingErrors(form, errors);
   envVarErrors(form, errors);
+  loggerErrors(form, environment, errors);
   return errors;
 }
 
@@ -145,7 +166,12 @@ export function toDeployRequest(form: IDeployForm): IDeployRequest {
     env_vars: form.envVars.map(v => ({ name: v.name, value: v.value })),
     deployment_mode: form.deploymentMode,
     autoscaling_policy: { metrics_type: form.metricsType, target_value: Number(form.targetValue) },
-    protocol: 'HTTP_JSON'
+    protocol: 'HTTP_JSON',
+    logger: {
+      model: form.logRequests
+        ? { enabled: true, mode: form.logMode, sample_rate: Number(form.logSample) }
+        : { enabled: false, mode: form.logMode }
+    }
   };
 }
 

@@ -2,7 +2,7 @@ import * as React from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 
 import { DeployForm } from '../components/DeployForm';
-import { notAnswering } from '../components/EndpointDetails';
+import { notAnswering, Requests as RequestsTable, Serving } from '../components/EndpointDetails';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatRule, TrafficForm } from '../components/TrafficForm';
 import { deployFormDefaults, validateDeploy, validateTraffic } from '../validation';
@@ -56,9 +56,47 @@ describe('components', () => {
     expect(JSON.parse(formatRule({ destinations: [] }))).toEqual({ destinations: [], mirror: null });
   });
 
+  it('shows logged requests in the Requests tab, and how to turn logging on', () => {
+    const logged = { ...endpoint('a', 1), logger: { model: { enabled: true, mode: 'all' as const, sample_rate: 0.5 } } };
+    const rows = [
+      { id: 'r2', time: '2026-12-01T14:00:01Z', latency_ms: 3.25, status: 400, version: 1, protocol: 'v1',
+        route: 'model_endpoint' as const, request: '{"instances": [[1]]}', response: '{"error": "bad"}' }
+    ];
+    const html = renderToStaticMarkup(<RequestsTable endpoint={logged} requests={rows} error={null} />);
+    expect(html).toContain('logging requests and responses, 50 % of them');
+    expect(html).toContain('{&quot;instances&quot;: [[1]]}');
+    expect(html).toContain('3.3');
+    expect(html).toContain('>model<');
+    const off = renderToStaticMarkup(<RequestsTable endpoint={endpoint('b', 2)} requests={[]} error={null} />);
+    expect(off).toContain('--log-requests all');
+  });
+
+  it('has a request logging switch in the deploy form', () => {
+    const on = { ...deployFormDefaults(environment('local')), logRequests: true, logSample: '0.1' };
+    const html = renderToStaticMarkup(<DeployForm value={on} errors={{}} onChange={() => undefined} environments={[environment('local')]} />);
+    expect(html).toContain('role="switch"');
+    expect(html).toContain('value="0.1"');
+  });
+
   it('says why the request box cannot send', () => {
     expect(notAnswering(endpoint('a', 1, 'terminated'))).toMatch(/undeployed/);
     expect(notAnswering(endpoint('a', 1, 'failed'))).toMatch(/failed to deploy/);
     expect(notAnswering(endpoint('a', 1, 'pending'))).toMatch(/once it is running/);
+  });
+
+  it('shows a local endpoint scaled to zero, its last wake and what is not enforced', () => {
+    const e = {
+      ...endpoint('a', 1),
+      serving: {
+        workers: 0, min_workers: 0, max_workers: 2, scaled_to_zero: true, last_wake: '2026-12-01T15:00:00+00:00',
+        unenforced: ['memory_request 512Mi and cpu_request 500m: not enforced here (not root)']
+      }
+    };
+    const html = renderToStaticMarkup(<Serving endpoint={e} />);
+    expect(html).toMatch(/Scaled to zero/);
+    expect(html).toMatch(/Last woken 2026-12-01T15:00:00/);
+    expect(html).toMatch(/Not enforced here: memory_request 512Mi/);
+    const awake = renderToStaticMarkup(<Serving endpoint={{ ...e, serving: { ...e.serving, scaled_to_zero: false, workers: 2 } }} />);
+    expect(awake).toMatch(/2 workers running \(0–2\)/);
   });
 });

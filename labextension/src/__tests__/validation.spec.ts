@@ -70,6 +70,22 @@ describe('deploy form', () => {
     expect(validateDeploy(form({ environment: 'prod' }), environments).environment).toMatch(/Choose/);
   });
 
+  it('sends Merlin\'s logger: on with its mode and share, or off', () => {
+    expect(toDeployRequest(form()).logger).toEqual({ model: { enabled: false, mode: 'all' } });
+    const on = form({ logRequests: true, logMode: 'response', logSample: '0.1' });
+    expect(validateDeploy(on, environments)).toEqual({});
+    expect(toDeployRequest(on).logger).toEqual({ model: { enabled: true, mode: 'response', sample_rate: 0.1 } });
+    expect(validateDeploy(form({ logRequests: true, logSample: '2' }), environments).logSample).toMatch(/at most 1/);
+    const cluster = [environment('prod', { kind: 'kubernetes' })];
+    const sampled = { ...form({ logRequests: true, logSample: '0.5' }), environment: 'prod' };
+    expect(validateDeploy(sampled, cluster).logSample).toMatch(/sampling works on local only/);
+  });
+
+  it("starts a redeploy from the endpoint's logger", () => {
+    const e = { ...endpoint('e1', 1), logger: { model: { enabled: true, mode: 'request' as const, sample_rate: 0.25 } } };
+    expect(deployFormDefaults(environments[0], e)).toMatchObject({ logRequests: true, logMode: 'request', logSample: '0.25' });
+  });
+
   it('checks environment variable names and duplicates', () => {
     const envVars = [{ name: 'OK_1', value: 'a' }, { name: '1BAD', value: '' }, { name: 'OK_1', value: 'b' }];
     const errors = validateDeploy(form({ envVars }), environments);
@@ -86,7 +102,8 @@ describe('deploy form', () => {
       env_vars: [{ name: 'K', value: 'V' }],
       deployment_mode: 'serverless',
       autoscaling_policy: { metrics_type: 'concurrency', target_value: 1 },
-      protocol: 'HTTP_JSON'
+      protocol: 'HTTP_JSON',
+      logger: { model: { enabled: false, mode: 'all' } }
     });
   });
 });

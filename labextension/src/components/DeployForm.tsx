@@ -1,7 +1,15 @@
 import { addIcon, Button, closeIcon, HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { DEPLOYMENT_MODES, DeploymentMode, IEnvironment, METRICS_TYPES, MetricsType } from '../api';
+import {
+  DEPLOYMENT_MODES,
+  DeploymentMode,
+  IEnvironment,
+  LOGGER_MODES,
+  LoggerMode,
+  METRICS_TYPES,
+  MetricsType
+} from '../api';
 import { IDeployForm } from '../validation';
 import { Field, IFormProps, inputProps } from './Field';
 
@@ -50,7 +58,8 @@ function ResourceFields(props: IDeployFormProps): JSX.Element {
   return (
     <>
       <div className="jp-MerlinForm-row">
-        <Field id="merlin-min-replica" label="Min replicas" error={errors.minReplica}>
+        <Field id="merlin-min-replica" label="Min replicas" error={errors.minReplica}
+          hint="locally: worker processes; 0 scales to zero when idle">
           <TextInput id="merlin-min-replica" value={value.minReplica} error={errors.minReplica}
             inputMode="numeric" onChange={minReplica => set({ minReplica })} />
         </Field>
@@ -133,6 +142,50 @@ function EnvVarFields(props: IDeployFormProps): JSX.Element {
   );
 }
 
+const LOGGER_LABELS: Record<LoggerMode, string> = {
+  all: 'requests and responses',
+  request: 'requests only',
+  response: 'responses only'
+};
+
+/** Merlin's logger: a switch, then what to log and which share of the requests. */
+function LoggerFields(props: IDeployFormProps): JSX.Element {
+  const { value, errors, onChange } = props;
+  return (
+    <fieldset className="jp-MerlinForm-group">
+      <legend>Request logging</legend>
+      <label className="jp-MerlinForm-switch">
+        <input
+          id="merlin-log-requests"
+          type="checkbox"
+          role="switch"
+          aria-checked={value.logRequests}
+          checked={value.logRequests}
+          onChange={e => onChange({ ...value, logRequests: e.currentTarget.checked })}
+        />
+        Log requests and responses (the endpoint details show them)
+      </label>
+      {value.logRequests && (
+        <div className="jp-MerlinForm-row">
+          <Field id="merlin-log-mode" label="Log">
+            <HTMLSelect
+              id="merlin-log-mode"
+              value={value.logMode}
+              options={LOGGER_MODES.map(m => ({ value: m, label: LOGGER_LABELS[m] }))}
+              onChange={e => onChange({ ...value, logMode: e.currentTarget.value as LoggerMode })}
+            />
+          </Field>
+          <Field id="merlin-log-sample" label="Share logged" error={errors.logSample}
+            hint="1 logs every request, 0.1 one in ten">
+            <TextInput id="merlin-log-sample" value={value.logSample} error={errors.logSample}
+              inputMode="decimal" onChange={logSample => onChange({ ...value, logSample })} />
+          </Field>
+        </div>
+      )}
+    </fieldset>
+  );
+}
+
 /** The deploy and redeploy form: where, how big, how it scales, with what environment. */
 export function DeployForm(props: IDeployFormProps): JSX.Element {
   const { value, errors, onChange, environments } = props;
@@ -160,6 +213,7 @@ export function DeployForm(props: IDeployFormProps): JSX.Element {
       <ResourceFields {...props} />
       <AutoscalingFields {...props} />
       <EnvVarFields {...props} />
+      <LoggerFields {...props} />
     </div>
   );
 }

@@ -1,11 +1,12 @@
 import { Clipboard } from '@jupyterlab/apputils';
-import { Button, copyIcon, runIcon } from '@jupyterlab/ui-components';
+import { Button, copyIcon, HTMLSelect, runIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IMerlinEvent, IVersionEndpoint } from '../api';
+import { ILoggedRequest, IMerlinEvent, IMetricsPoint, IVersionEndpoint } from '../api';
 import { ITryResult } from '../details';
 import { describeError } from '../request';
 import { bodyError, curlSnippet, pythonSnippet } from '../snippets';
+import { MetricsCharts } from './MetricsChart';
 import { StatusBadge } from './StatusBadge';
 
 export interface IEndpointDetailsProps {
@@ -15,6 +16,10 @@ export interface IEndpointDetailsProps {
   proxyUrl: string | null;
   logs: string[];
   events: IMerlinEvent[];
+  /** Logged requests, newest first (the endpoint's logger), and why they could not be read. */
+  requests?: ILoggedRequest[];
+  requestsError?: string | null;
+  metrics?: IMetricsPoint[];
   error: string | null;
   example: string | null;
   tryIt: (body: string) => Promise<ITryResult>;
@@ -57,7 +62,35 @@ function Settings(props: { endpoint: IVersionEndpoint }): JSX.Element {
     e.autoscaling_policy && `autoscaling ${e.autoscaling_policy.metrics_type} ${e.autoscaling_policy.target_value}`,
     ...e.env_vars.map(v => `${v.name}=${v.value}`)
   ].filter(Boolean);
-  return <div className="jp-MerlinDetails-settings">{parts.join(' · ')}</div>;
+  return (
+    <>
+      <div className="jp-MerlinDetails-settings">{parts.join(' · ')}</div>
+      <Serving endpoint={e} />
+    </>
+  );
+}
+
+/** How a local endpoint runs now, and the settings this environment does not enforce. */
+export function Serving(props: { endpoint: IVersionEndpoint }): JSX.Element | null {
+  const s = props.endpoint.serving;
+  if (!s) {
+    return null;
+  }
+  const live = props.endpoint.status === 'running' || props.endpoint.status === 'serving';
+  let now = '';
+  if (live && s.scaled_to_zero) {
+    now = 'Scaled to zero: no worker runs; the next request wakes one and is answered.';
+  } else if (live && s.workers !== undefined) {
+    now = `${s.workers} worker${s.workers === 1 ? '' : 's'} running (${s.min_workers ?? '?'}–${s.max_workers ?? '?'}).`;
+  }
+  return (
+    <div className="jp-MerlinDetails-serving" aria-label="How it runs">
+      {now && <div className="jp-MerlinField-hint">{now}{s.last_wake ? ` Last woken ${s.last_wake}.` : ''}</div>}
+      {(s.unenforced ?? []).map(note => (
+        <div key={note} className="jp-MerlinField-hint" role="note">Not enforced here: {note}</div>
+      ))}
+    </div>
+  );
 }
 
 /** Why the request box cannot send now, by the endpoint's status. */
@@ -111,6 +144,98 @@ function TryIt(props: IEndpointDetailsProps & { body: string | null; setBody: (b
       </div>
       {failure && <div className="jp-MerlinField-error" role="alert">{failure}</div>}
       {result && <pre className="jp-MerlinDetails-response" aria-label="Response">{result.body}</pre>}
+    </section>
+  );
+}
+
+/** One logged body, shortened for its cell (the whole text is its tooltip). */
+function BodyCell(props: { text: string | null; mode: string }): JSX.Element {
+  if (props.text === null) {
+    return <td className="jp-MerlinField-hint">{props.mode}</td>;
+  }
+  const short = props.text.length > 120 ? props.text.slice(0, 117) + '…' : props.text;
+  return <td title={props.text}><code>{short}</code></td>;
+}
+
+export function Requests(props: { endpoint: IVersionEndpoint; requests: ILoggedRequest[]; error: string | null }): JSX.Element {
+  const [only, setOnly] = React.useState<'all' | 'errors'>('all');
+  const logger = props.endpoint.logger?.model;
+  const shown = only === 'errors' ? props.requests.filter(r => r.status >= 400) : props.requests;
+  if (!logger?.enabled && !props.requests.length) {
+    return (
+      <div className="jp-MerlinField-hint">
+        This endpoint does not log requests. Redeploy it with request logging on (or
+        {' '}<code>%merlin deploy {props.endpoint.version_id} --log-requests all</code>) to see them here.
+      </div>
+    );
+  }
+  return (
+    <>
+      <div className="jp-MerlinDetails-requestsBar">
+        <label htmlFor="merlin-requests-only">Show</label>
+        <HTMLSelect id="merlin-requests-only" value={only}
+          options={[{ value: 'all', label: 'all requests' }, { value: 'errors', label: 'errors only' }]}
+          onChange={e => setOnly(e.currentTarget.value as 'all' | 'errors')} />
+        <span className="jp-MerlinField-hint">
+          {logger?.enabled
+            ? `logging ${logger.mode === 'all' ? 'requests and responses' : logger.mode + 's'}` +
+              (logger.sample_rate !== undefined && logger.sample_rate < 1 ? `, ${Math.round(logger.sample_rate * 100)} % of them` : '')
+            : 'logging is off now'}
+          {` · the latest ${props.requests.length}`}
+        </span>
+      </div>
+      {props.error && <div className="jp-MerlinField-error" role="alert">{props.error}</div>}
+      {shown.length ? (
+        <table className="jp-MerlinDetails-events jp-MerlinDetails-requests" aria-label="Logged requests">
+          <thead><tr><th>when</th><th>status</th><th>ms</th><th>via</th><th>request</th><th>response</th></tr></thead>
+          <tbody>
+            {shown.map(r => (
+              <tr key={r.id} className={r.status >= 400 ? 'jp-mod-error' : undefined}>
+                <td title={r.time}>{new Date(r.time).toLocaleTimeString()}</td>
+                <td>{r.status}</td>
+                <td>{r.latency_ms.toFixed(1)}</td>
+                <td title={`version ${r.version}, request id ${r.id}`}>{r.route === 'direct' ? 'URL' : r.route === 'model_endpoint' ? 'model' : 'mirror'}</td>
+                <BodyCell text={r.request} mode="not logged" />
+                <BodyCell text={r.response} mode="not logged" />
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <div className="jp-MerlinField-hint">{only === 'errors' ? 'No failed requests among them.' : 'No requests logged yet.'}</div>
+      )}
+    </>
+  );
+}
+
+/** The right column's tabs: the server's live logs, or its logged requests. */
+function LogTabs(props: IEndpointDetailsProps & { endpoint: IVersionEndpoint }): JSX.Element {
+  const [tab, setTab] = React.useState<'logs' | 'requests'>('logs');
+  const tabs: [typeof tab, string][] = [['logs', 'Logs'], ['requests', 'Requests']];
+  return (
+    <section className="jp-MerlinDetails-tabs">
+      <div role="tablist" aria-label="Server output" className="jp-MerlinDetails-tabBar">
+        {tabs.map(([id, label]) => (
+          <button key={id} id={`merlin-tab-${id}`} role="tab" aria-selected={tab === id}
+            aria-controls={`merlin-tabpanel-${id}`} tabIndex={tab === id ? 0 : -1}
+            className={`jp-MerlinDetails-tab${tab === id ? ' jp-mod-active' : ''}`}
+            onClick={() => setTab(id)}
+            onKeyDown={e => {
+              if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+                const next = tab === 'logs' ? 'requests' : 'logs';
+                setTab(next);
+                document.getElementById(`merlin-tab-${next}`)?.focus();
+              }
+            }}>
+            {label}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`merlin-tabpanel-${tab}`} aria-labelledby={`merlin-tab-${tab}`}>
+        {tab === 'logs'
+          ? <Logs logs={props.logs} />
+          : <Requests endpoint={props.endpoint} requests={props.requests ?? []} error={props.requestsError ?? null} />}
+      </div>
     </section>
   );
 }
@@ -182,6 +307,7 @@ export function EndpointDetails(props: IEndpointDetailsProps): JSX.Element {
           {e.message}
         </div>
       )}
+      {e && <MetricsCharts points={props.metrics ?? []} label="Metrics, last 15 minutes" />}
       {e && (
         <div className="jp-MerlinDetails-grid">
           <div>
@@ -210,7 +336,7 @@ export function EndpointDetails(props: IEndpointDetailsProps): JSX.Element {
             {url && <Snippet label="Python" text={pythonSnippet(url, body)} />}
           </div>
           <div>
-            <Logs logs={props.logs} />
+            <LogTabs {...props} endpoint={e} />
             <Events events={props.events} />
           </div>
         </div>

@@ -1,7 +1,7 @@
 import { addIcon, Button, refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IVersion } from '../api';
+import { ICaller, IVersion } from '../api';
 import { merlinIcon } from '../icons';
 import { ITreeRow } from '../tree';
 import { ITreeActions, Tree } from './Tree';
@@ -10,6 +10,8 @@ import { ITreeActions, Tree } from './Tree';
 export const QUICKSTART = '01-quickstart.ipynb';
 
 export interface IPanelViewProps {
+  /** Shown when the control plane is a team's: whose projects these are. */
+  caller?: ICaller | null;
   rows: ITreeRow[];
   selected: string | null;
   loaded: boolean;
@@ -62,6 +64,12 @@ export function PanelView(props: IPanelViewProps): JSX.Element {
           <refreshIcon.react tag="span" />
         </Button>
       </div>
+      {props.caller?.team_mode && (
+        <div className="jp-MerlinPanel-caller" title="The team's control plane knows you by this name">
+          Team control plane, as <strong>{props.caller.name}</strong>
+          {props.caller.hub_admin ? ' (hub admin)' : ''}
+        </div>
+      )}
       {props.error && (
         <div className="jp-MerlinPanel-error" role="alert">
           {props.error}

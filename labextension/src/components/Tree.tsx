@@ -26,6 +26,7 @@ export interface ITreeActions {
   stopServing(row: ITreeRow): void;
   deploy(row: ITreeRow): void;
   openDetails(row: ITreeRow): void;
+  openTraffic(row: ITreeRow): void;
   redeploy(row: ITreeRow): void;
   undeploy(row: ITreeRow): void;
 }
@@ -57,6 +58,7 @@ function rowActions(row: ITreeRow, actions: ITreeActions): IAction[] {
       return [{ label: 'Edit traffic', icon: trafficIcon, run: on(actions.editTraffic) }];
     case 'traffic':
       return [
+        { label: 'Traffic, rollout and alerts', icon: infoIcon, run: on(actions.openTraffic) },
         { label: 'Edit traffic', icon: editIcon, run: on(actions.editTraffic) },
         { label: 'Stop serving traffic', icon: stopIcon, run: on(actions.stopServing) }
       ];
@@ -71,6 +73,18 @@ function rowActions(row: ITreeRow, actions: ITreeActions): IAction[] {
       ];
     }
   }
+}
+
+/** Opens the tab of an endpoint or a model endpoint (Enter, double click); false for other rows. */
+function openTab(actions: ITreeActions, row: ITreeRow): boolean {
+  if (row.kind === 'endpoint') {
+    actions.openDetails(row);
+  } else if (row.kind === 'traffic') {
+    actions.openTraffic(row);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 function RowLabel(props: { row: ITreeRow; versionsOf: ITreeProps['versionsOf'] }): JSX.Element {
@@ -158,7 +172,7 @@ function Row(props: ITreeProps & { row: ITreeRow; focusable: boolean; rowRef: (e
       className={`jp-MerlinTree-row jp-MerlinTree-${row.kind}${props.selected === row.key ? ' jp-mod-selected' : ''}`}
       style={{ paddingLeft: `${(row.depth - 1) * 14 + 4}px` }}
       onClick={() => props.onSelect(row.key)}
-      onDoubleClick={() => (row.kind === 'endpoint' ? props.actions.openDetails(row) : row.expandable && props.onToggle(row.key))}
+      onDoubleClick={() => (openTab(props.actions, row) || (row.expandable && props.onToggle(row.key)))}
     >
       <span
         className="jp-MerlinTree-caret"
@@ -219,9 +233,7 @@ export function Tree(props: ITreeProps): JSX.Element {
     const row = props.rows.find(r => r.key === current);
     if ((event.key === 'Enter' || event.key === ' ') && row) {
       event.preventDefault();
-      if (row.kind === 'endpoint') {
-        props.actions.openDetails(row);
-      } else if (row.expandable) {
+      if (!openTab(props.actions, row) && row.expandable) {
         props.onToggle(row.key);
       }
       return;
