@@ -46,6 +46,7 @@ class ControlPlaneProcess:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = home / f"{app}.log"
+        self.served = False  # once it has answered on its port, that port is its URL for good
 
     @property
     def url(self) -> str:
@@ -80,19 +81,40 @@ class ControlPlaneProcess:
     def start(self, timeout: float = 120.0) -> "ControlPlaneProcess":
         (self.home / "data").mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        logged = log.tell()
         self.proc = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      cwd=self.home, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"control plane exited:\n{self.log_path.read_text()[-3000:]}")
+                if self._lost_its_port(logged):
+                    self.port = free_port()
+                    return self.start(timeout)
+                raise RuntimeError(f"control plane exited:\n{self.log_tail()}")
             try:
                 if httpx.get(self.api_url + "/environments", headers=self.headers, timeout=2).status_code == 200:
+                    self.served = True
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"control plane did not start:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"control plane did not start:\n{self.log_tail()}")
+
+    def log_tail(self, size: int = 3000) -> str:
+        """The end of its log without the answers to the readiness polls (a server whose
+        extension failed to load answers each with a 404, and they hid why it failed)."""
+        poll = "/merlin/api/v1/environments"
+        lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if poll not in line]
+        return "\n".join(lines)[-size:]
+
+    def _lost_its_port(self, logged: int) -> bool:
+        """The port picked for it was taken before it could listen: a client's connection can
+        get any free port as its own end (the same range bind(0) picks from), so a port that
+        was free is not always still free a second later. Only a first start moves port:
+        a start after it served must keep its URL."""
+        with open(self.log_path, "rb") as log:
+            log.seek(logged)
+            return not self.served and f"port {self.port} is not available".encode() in log.read()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -154,6 +176,34 @@ class ApiClient:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator["PostgresCluster"]:
+    """A throw-away PostgreSQL cluster (tests/postgres.py), started on first use."""
+    from tests.postgres import PostgresCluster, wait_ready
+
+    cluster = PostgresCluster().start()
+    wait_ready(cluster)
+    yield cluster
+    cluster.stop()
+
+
+def database_url(request, tmp_path: pathlib.Path, backend: str) -> Iterator[str]:
+    """A fresh, empty database on ``backend`` ("sqlite" or "postgresql"), dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/merlin.db"
+        return
+    cluster = request.getfixturevalue("postgres")
+    url = cluster.fresh_database()
+    yield url
+    cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a fresh database, once on SQLite and once on PostgreSQL."""
+    yield from database_url(request, tmp_path, request.param)
+
+
+@pytest.fixture(scope="session")
 def control_plane(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
     """One control plane for the session (tests create uniquely named projects in it)."""
     cp = ControlPlaneProcess(tmp_path_factory.mktemp("merlin-home")).start()
@@ -183,13 +233,17 @@ def _stop_model_servers(home: pathlib.Path) -> None:
         import psutil
     except ImportError:
         return
+    from merlin_jupyter_server.deployers.local_ownership import OWNER, owner_id
+
+    owner = owner_id(str(home / "data" / "merlin"))  # model servers get a minimal environment
     for proc in psutil.process_iter(["pid", "cmdline", "environ"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
             env = proc.environ()
         except (psutil.Error, TypeError):
             continue
-        if "merlin_jupyter.serving" in cmdline and str(home) in env.get("JUPYTER_DATA_DIR", ""):
+        if "merlin_jupyter.serving" in cmdline and (
+                env.get(OWNER) == owner or str(home) in env.get("JUPYTER_DATA_DIR", "")):
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -223,6 +277,32 @@ def log_version(cp: ControlPlaneProcess, api: ApiClient, model_id: int, model=No
         mlflow.sklearn.log_model(model, name="model", input_example=sample,
                                  pip_requirements=["scikit-learn", "mlflow"])
     return version
+
+
+def log_code_version(cp: ControlPlaneProcess, api: ApiClient, model_id: int, source: str,
+                     code_dir: pathlib.Path, filename: str = "model_code.py") -> dict[str, Any]:
+    """Create a version through the API and log a pyfunc model from ``source`` (MLflow's
+    models-from-code: a file that ends with ``mlflow.models.set_model(...)``) into its run."""
+    import mlflow
+
+    status, version = api.post(f"/models/{model_id}/versions", json={})
+    assert status == 201, version
+    code = code_dir / filename
+    code.write_text(source)
+    os.environ["MLFLOW_TRACKING_TOKEN"] = cp.token
+    mlflow.set_tracking_uri(cp.url + "merlin/mlflow")
+    with mlflow.start_run(run_id=version["mlflow_run_id"]):
+        mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["mlflow"])
+    return version
+
+
+def code_model(cp: ControlPlaneProcess, code_dir: pathlib.Path, prefix: str, source: str) -> dict[str, Any]:
+    """A new pyfunc model in a new project, with ``source`` logged as its version 1; the model."""
+    api = cp.client()
+    project = api.post("/projects", json={"name": unique(prefix)})[1]
+    model = api.post(f"/projects/{project['id']}/models", json={"name": unique(prefix), "type": "pyfunc"})[1]
+    log_code_version(cp, api, model["id"], source, code_dir, f"{prefix}_model.py")
+    return model
 
 
 @pytest.fixture

@@ -6,9 +6,25 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import database_url
+
+# Modules (or tests) that run on both stores: ``pytestmark = BOTH_STORES``.
+BOTH_STORES = pytest.mark.parametrize("store_db_url", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def jp_server_config(tmp_path):
-    return {
+def store_db_url(request, tmp_path):
+    """The in-process server's database: SQLite in its data_dir unless parametrized."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield ""  # MerlinApp's default
+        return
+    yield from database_url(request, tmp_path, backend)
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, store_db_url):
+    config = {
         "ServerApp": {"jpserver_extensions": {"merlin_jupyter_server": True}},
         "MerlinApp": {
             "data_dir": str(tmp_path / "merlin"),
@@ -17,6 +33,9 @@ def jp_server_config(tmp_path):
             ],
         },
     }
+    if store_db_url:
+        config["MerlinApp"]["db_url"] = store_db_url
+    return config
 
 
 class Api:

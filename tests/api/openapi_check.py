@@ -14,8 +14,11 @@ def _nullable(schema: Any) -> Any:
     # OpenAPI 3.0's `nullable` is not JSON Schema: spell it as a type union.
     if isinstance(schema, dict):
         schema = {k: _nullable(v) for k, v in schema.items()}
-        if schema.pop("nullable", False) and "type" in schema:
-            schema["type"] = [schema["type"], "null"]
+        if schema.pop("nullable", False):
+            if "type" in schema:
+                schema["type"] = [schema["type"], "null"]
+            elif "allOf" in schema:  # {allOf: [$ref], nullable: true}: that object, or null
+                schema = {"anyOf": [{"type": "null"}, schema]}
         return schema
     if isinstance(schema, list):
         return [_nullable(s) for s in schema]

@@ -7,6 +7,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from merlin_jupyter_server.routes import API_ROUTES
 
+from .conftest import BOTH_STORES
 from .openapi_check import DOC, validate
 
 
@@ -19,6 +20,7 @@ async def test_openapi_document_is_valid_and_lists_every_route(api):
     assert registered == documented
 
 
+@BOTH_STORES
 async def test_a_whole_flow_answers_as_documented(api):
     calls = []
 

@@ -10,7 +10,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import log_version, sklearn_model
+from tests.conftest import code_model, log_code_version, log_version, sklearn_model
 
 BROKEN_MODEL = '''
 import mlflow
@@ -72,29 +72,11 @@ def test_deploy_serves_the_models_own_predictions(control_plane, live_api, live_
 
 def test_a_model_that_cannot_load_fails_with_the_reason_and_its_logs(control_plane, live_api, live_model, tmp_path):
     api, model = live_api, live_model
-    import mlflow
-
-    status, version = api.post(f"/models/{model['id']}/versions", json={})
-    code = tmp_path / "broken_model.py"
-    code.write_text(BROKEN_MODEL)
-    os.environ["MLFLOW_TRACKING_TOKEN"] = control_plane.token
-    mlflow.set_tracking_uri(control_plane.url + "merlin/mlflow")
-    with mlflow.start_run(run_id=version["mlflow_run_id"]):
-        mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["mlflow"])
+    version = log_code_version(control_plane, api, model["id"], BROKEN_MODEL, tmp_path, "broken_model.py")
     endpoint = deploy(api, model["id"], version["id"])
     assert endpoint["status"] == "failed"
     assert "cannot reach the feature store" in endpoint["message"]
     assert "Last log lines" in endpoint["message"]
-
-
-def test_a_killed_model_server_is_reported_failed(control_plane, live_api, live_model):
-    api, model = live_api, live_model
-    log_version(control_plane, api, model["id"])
-    endpoint = deploy(api, model["id"], 1)
-    assert endpoint["status"] == "running", endpoint["message"]
-    os.killpg(server_pid(endpoint["url"]), signal.SIGKILL)
-    failed = api.wait_endpoint(model["id"], 1, endpoint["id"], until=("failed",), timeout=30)
-    assert failed["status"] == "failed" and "killed by SIGKILL" in failed["message"]
 
 
 def test_endpoints_survive_a_control_plane_restart(control_plane, live_api, live_model):
@@ -112,12 +94,17 @@ def test_endpoints_survive_a_control_plane_restart(control_plane, live_api, live
     again = api.wait_endpoint(model["id"], 1, kept["id"])
     assert again["status"] == "running" and server_pid(again["url"]) == kept_pid  # re-adopted
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # restarted after the crash, on the same URL
         restarted = api.wait_endpoint(model["id"], 2, lost["id"])
-        if restarted["status"] == "running" and restarted["url"] != lost["url"]:
+        try:
+            now_pid = server_pid(restarted["url"])
+        except AssertionError:
+            now_pid = None
+        if restarted["status"] == "running" and now_pid not in (None, lost_pid):
             break
         time.sleep(0.2)
-    assert restarted["status"] == "running" and server_pid(restarted["url"]) != lost_pid  # restarted
+    assert restarted["status"] == "running" and restarted["url"] == lost["url"]
+    assert now_pid not in (None, lost_pid)
     response = httpx.post(restarted["url"], json={"instances": sample.tolist()})
     assert response.json()["predictions"] == clf.predict(sample).tolist()
     for endpoint, version in ((kept, 1), (lost, 2)):
@@ -206,23 +193,13 @@ mlflow.models.set_model(SlowOnRevisionTwo())
 
 
 def test_a_redeploy_that_never_gets_ready_fails_and_the_old_revision_keeps_serving(tmp_path_factory):
-    import mlflow
-
-    from tests.conftest import ControlPlaneProcess, _stop_model_servers, unique
+    from tests.conftest import ControlPlaneProcess, _stop_model_servers
 
     cp = ControlPlaneProcess(tmp_path_factory.mktemp("slow-redeploy"),
                              extra_args=["--MerlinApp.pending_timeout=30"]).start()
     try:
         api = cp.client()
-        project = api.post("/projects", json={"name": unique("proj")})[1]
-        model = api.post(f"/projects/{project['id']}/models", json={"name": unique("model"), "type": "pyfunc"})[1]
-        version = api.post(f"/models/{model['id']}/versions", json={})[1]
-        code = tmp_path_factory.mktemp("code") / "slow_model.py"
-        code.write_text(SLOW_SECOND_REVISION)
-        os.environ["MLFLOW_TRACKING_TOKEN"] = cp.token
-        mlflow.set_tracking_uri(cp.url + "merlin/mlflow")
-        with mlflow.start_run(run_id=version["mlflow_run_id"]):
-            mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["mlflow"])
+        model = code_model(cp, tmp_path_factory.mktemp("code"), "slow", SLOW_SECOND_REVISION)
         endpoint = deploy(api, model["id"], 1)
         assert endpoint["status"] == "running", endpoint["message"]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import BOTH_STORES
 from .openapi_check import validate
 
 
@@ -33,6 +34,7 @@ async def test_malformed_bodies_are_400(api, raw):
     assert status == 400 and "JSON" in data["error"]
 
 
+@BOTH_STORES
 async def test_duplicates_are_409_and_immutable_fields_400(api):
     assert (await api("POST", "projects", {"name": "dup-project"}))[0] == 201
     status, data, _ = await api("POST", "projects", {"name": "dup-project"})

@@ -6,7 +6,6 @@ Playwright's own browser downloads are not used: the Chromium that ``make test``
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -17,8 +16,8 @@ import httpx
 import pytest
 
 from tests.conftest import ControlPlaneProcess, _stop_model_servers
+from tests.playwright_kit import browser, jp_asyncio_loop, jp_server_cleanup  # noqa: F401 - fixtures
 
-CHROMIUM = os.environ.get("MERLIN_TEST_CHROMIUM", "/usr/bin/chromium")
 HERE = pathlib.Path(__file__).resolve().parent
 # A copy of each run's pictures where people look for them (git-ignored).
 SCREENSHOTS = HERE / "screenshots"
@@ -40,7 +39,7 @@ def lab(tmp_path_factory) -> Iterator[ControlPlaneProcess]:
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     # expose_app_in_browser: window.jupyterapp, to run JupyterLab's own commands (the theme).
     cp = ControlPlaneProcess(home, app="lab",
-                             extra_args=["--LabApp.news_url=None",
+                             extra_args=["--LabApp.news_url=None", "--MerlinApp.metrics_interval=1",
                                          "--LabApp.expose_app_in_browser=True",
                                          "--LabApp.check_for_updates_class="
                                          "jupyterlab.handlers.announcements.NeverCheckForUpdate"])
@@ -67,24 +66,6 @@ def _warm_mlflow(cp: ControlPlaneProcess) -> None:
                   headers=cp.headers, timeout=120)
     except httpx.HTTPError:
         pass  # the test that logs a version will say what is wrong
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not at {CHROMIUM}: run `make system-deps` "
-                    "(apt-get install chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start. The rest keep
-        # Chromium off the network (no QUIC, updates, sync or first-run pages) and quick to start.
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -121,16 +102,3 @@ class Screenshots:
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory) -> Screenshots:
     return Screenshots(tmp_path_factory.mktemp("screenshots"))
-
-
-# pytest-jupyter's autouse fixtures make and close an event loop around every test, for its
-# in-process servers. These tests use none, and Playwright's sync API already runs its own loop
-# in this thread, which that teardown refuses to close: so they are no-ops here.
-@pytest.fixture
-def jp_asyncio_loop():
-    yield None
-
-
-@pytest.fixture
-def jp_server_cleanup():
-    yield

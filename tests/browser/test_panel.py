@@ -12,43 +12,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.panel_page import (ACCEPT, DIALOG, badge, drawn_pixels, endpoint_row, expand,
+                                     open_panel, row, row_button)
 from tests.conftest import log_version, sklearn_model, unique
 
 pytestmark = pytest.mark.browser
-
-DIALOG = ".jp-Dialog"
-ACCEPT = ".jp-Dialog .jp-Dialog-button.jp-mod-accept"
-
-
-def open_panel(page: Page) -> None:
-    tab = page.locator(".jp-SideBar [data-id='merlin-panel']")
-    if tab.get_attribute("aria-selected") != "true":
-        tab.click()
-    expect(page.locator("#merlin-panel")).to_be_visible()
-
-
-def row(page: Page, kind: str, text: str = ""):
-    return page.locator(f"#merlin-panel [role=treeitem][data-kind={kind}]", has_text=text)
-
-
-def expand(item) -> None:
-    # Only rows with children have aria-expanded (a version once it has an endpoint).
-    expect(item).to_have_attribute("aria-expanded", re.compile("true|false"))
-    if item.get_attribute("aria-expanded") != "true":
-        item.locator(".jp-MerlinTree-caret").click()
-    expect(item).to_have_attribute("aria-expanded", "true")
-
-
-def endpoint_row(page: Page, endpoint_id: str):
-    return page.locator(f"#merlin-panel [role=treeitem][data-key='e:{endpoint_id}']")
-
-
-def row_button(item, name: str):
-    return item.get_by_role("button", name=re.compile(f"^{re.escape(name)}"))
-
-
-def badge(item):
-    return item.locator(".jp-MerlinBadge")
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +112,11 @@ def test_deploy_through_the_dialog_until_the_badge_says_running(page: Page, shot
     dialog.get_by_role("button", name="Add variable").click()
     dialog.get_by_label("Variable 1 name").fill("GREETING")
     dialog.get_by_label("Variable 1 value").fill("hello")
+    # Request logging: a switch, then what to log and the share of requests.
+    dialog.get_by_role("switch").check()
+    dialog.get_by_label("Share logged").fill("2")
+    expect(dialog).to_contain_text("at most 1")
+    dialog.get_by_label("Share logged").fill("1")
     expect(page.locator(ACCEPT)).to_be_enabled()
     shot(page, "deploy dialog filled in")
     page.locator(ACCEPT).click()
@@ -158,6 +131,7 @@ def test_deploy_through_the_dialog_until_the_badge_says_running(page: Page, shot
     endpoint = endpoints[0]
     assert endpoint["resource_request"]["cpu_request"] == "500m"
     assert endpoint["env_vars"] == [{"name": "GREETING", "value": "hello"}]
+    assert endpoint["logger"]["model"] == {"enabled": True, "mode": "all", "sample_rate": 1.0}
     # The new endpoint is revealed and selected; its badge follows the server's status.
     new_row = endpoint_row(page, endpoint["id"])
     expect(new_row).to_have_attribute("aria-selected", "true")
@@ -197,6 +171,31 @@ def test_try_it_shows_predictions_and_latency(page: Page, shot, world):
     expect(details.get_by_label("Model server logs")).not_to_have_text("No output yet.")
     expect(details.locator(".jp-MerlinDetails-events")).to_contain_text("version 2")
     shot(page, "endpoint details after try it")
+    # The request just sent, in the Requests tab (the endpoint was deployed with logging on).
+    details.get_by_role("tab", name="Requests").click()
+    logged = details.get_by_label("Logged requests")
+    expect(logged).to_contain_text(first_value, timeout=30_000)
+    expect(logged.locator("tbody tr").first).to_contain_text("200")
+    shot(page, "endpoint details requests tab")
+    details.get_by_role("tab", name="Logs").click()
+    expect(details.get_by_label("Model server logs")).to_be_visible()
+
+
+def test_endpoint_details_chart_the_requests_it_answered(page: Page, shot, world):
+    import httpx
+
+    with httpx.Client() as client:  # bounded real load on 127.0.0.1, seen by the next scrapes
+        for _ in range(40):
+            client.post(world["endpoint2"]["url"], json={"instances": world["sample"].tolist()})
+    details = page.locator(".jp-MerlinDetails")
+    chart = details.get_by_role("img", name="requests/s chart")
+    expect(chart).to_have_attribute("data-requests", re.compile(r"^[1-9]\d*$"), timeout=30000)
+    expect(chart.locator("canvas")).to_be_visible()
+    # The picture itself: the canvas has drawn lines, not only a blank area.
+    drawn = drawn_pixels(chart)
+    assert drawn > 500, drawn
+    chart.scroll_into_view_if_needed()
+    shot(page, "endpoint details with metrics charts")
 
 
 def test_traffic_split_between_two_versions(page: Page, shot, world):
@@ -244,6 +243,124 @@ def test_traffic_split_between_two_versions(page: Page, shot, world):
     assert sorted(weights.values()) == [30, 70]
     assert set(weights) == {world["endpoint1"]["id"], world["endpoint2"]["id"]}
     world["model_endpoint"] = model_endpoints[0]
+
+
+def predict_through(url: str, sample, n: int) -> None:
+    import httpx
+
+    with httpx.Client() as client:  # bounded real load on 127.0.0.1, seen by the next scrapes
+        for _ in range(n):
+            client.post(url, json={"instances": sample.tolist()})
+
+
+def test_rollout_view_shows_the_step_both_versions_and_pauses(page: Page, shot, world):
+    api, model, me = world["api"], world["model"], world["model_endpoint"]
+    rollouts = f"/models/{model['id']}/endpoints/{me['id']}/rollouts"
+    # Started as a notebook would; the bake outlasts the test, so it stays on its first step.
+    status, rollout = api.post(rollouts, json={"version": 2, "steps": [80, 100], "bake": "10m",
+                                               "guard": {"error_rate": 0.5, "p99_ms": 2000}})
+    assert status == 201, rollout
+    world["rollouts"] = rollouts
+    traffic = row(page, "traffic", "local")
+    row_button(traffic, "Traffic, rollout and alerts").click()
+    view = page.locator(".jp-MerlinTrafficDetails")
+    section = view.locator(".jp-MerlinRollout")
+    expect(section.get_by_label("Current step")).to_have_text("step 1 of 2: v2 gets 80 %, v1 20 %")
+    expect(section.locator("[aria-current=step]")).to_have_text("80 %")
+    expect(traffic).to_contain_text("v1 20% · v2 80%")
+    charts = [section.get_by_role("img", name="requests/s chart"),
+              view.locator(".jp-MerlinTraffic-overview").get_by_role("img", name="requests/s chart")]
+    # Bounded real load through the model endpoint's URL until both versions answered some in
+    # the charts (at 80/20, a few dozen requests; a version's first scrape is only its baseline).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(c.get_attribute("data-answered") != "1,2" for c in charts):
+        predict_through(me["url"] + "/v1/predict", world["sample"], 20)
+        time.sleep(0.5)
+    for chart in charts:  # a line per version, drawn
+        expect(chart).to_have_attribute("data-answered", "1,2")
+        assert drawn_pixels(chart) > 500
+    compare = section.get_by_label("Versions side by side")
+    expect(compare).to_contain_text("v1 (old, 20 %)")
+    requests = compare.locator("tbody tr").first.locator("td")  # this step's requests, per version
+    for column in (1, 2):
+        expect(requests.nth(column)).to_have_text(re.compile(r"^[1-9]\d*$"))
+    shot(page, "rollout view with both versions")
+    section.scroll_into_view_if_needed()
+
+    section.get_by_role("button", name="Pause").click()
+    expect(section.locator(".jp-MerlinRollout-status")).to_have_text("paused")
+    assert api.get(f"{rollouts}/{rollout['id']}")[1]["status"] == "paused"
+    shot(page, "rollout paused")
+    section.get_by_role("button", name="Resume").click()
+    expect(section.locator(".jp-MerlinRollout-status")).to_have_text("running")
+    assert api.get(f"{rollouts}/{rollout['id']}")[1]["status"] == "running"
+
+
+def test_abort_in_the_rollout_view_returns_the_traffic(page: Page, shot, world):
+    api, rollouts = world["api"], world["rollouts"]
+    section = page.locator(".jp-MerlinTrafficDetails .jp-MerlinRollout")
+    section.get_by_role("button", name="Abort").click()
+    expect(page.locator(DIALOG)).to_contain_text("all traffic goes back to the rule before it")
+    page.locator(ACCEPT).click()
+    expect(section.locator(".jp-MerlinRollout-status")).to_have_text("aborted")
+    expect(row(page, "traffic", "local")).to_contain_text("v2 70% · v1 30%")
+
+    def weights() -> dict[str, int]:
+        me = api.get(f"/models/{world['model']['id']}/endpoints")[1][0]
+        return {d["version_endpoint_id"]: d["weight"] for d in me["rule"]["destinations"]}
+
+    assert weights() == {world["endpoint2"]["id"]: 70, world["endpoint1"]["id"]: 30}
+    shot(page, "rollout aborted")
+
+    # Refused by the server (aborted elsewhere while the panel asked): its words, in a dialog.
+    status, second = api.post(rollouts, json={"version": 2, "steps": [90], "bake": "10m",
+                                              "guard": {"error_rate": 0.5}})
+    assert status == 201, second
+    expect(section.get_by_role("heading", name=re.compile(f"^Rollout {second['id']}:"))).to_be_visible()
+    section.get_by_role("button", name="Abort").click()
+    expect(page.locator(DIALOG)).to_contain_text("Abort the rollout?")
+    assert api.post(f"{rollouts}/{second['id']}/abort")[0] == 200
+    page.locator(ACCEPT).click()
+    error = page.locator(DIALOG)
+    expect(error).to_contain_text(f"Could not abort rollout {second['id']}")
+    expect(error).to_contain_text("only a running or paused rollout can be told to abort")
+    shot(page, "rollout refusal in the server's words")
+    error.get_by_role("button", name="Close").click()
+    expect(page.locator(DIALOG)).to_have_count(0)
+    assert weights() == {world["endpoint2"]["id"]: 70, world["endpoint1"]["id"]: 30}
+
+
+def test_an_alert_created_in_the_panel_is_in_the_api_until_deleted_there(page: Page, shot, world):
+    api, me = world["api"], world["model_endpoint"]
+    alerts = f"/models/{world['model']['id']}/endpoints/{me['id']}/alerts"
+    view = page.locator(".jp-MerlinTrafficDetails")
+    view.get_by_role("button", name="New alert").click()
+    dialog = page.locator(DIALOG)
+    dialog.get_by_label("Metric").select_option("latency")
+    dialog.get_by_label("Percentile").select_option("95")
+    dialog.get_by_label("Fires above (ms)").fill("fast")
+    expect(dialog).to_contain_text("The threshold is a number of ms")
+    expect(page.locator(ACCEPT)).to_be_disabled()
+    dialog.get_by_label("Fires above (ms)").fill("250")
+    dialog.get_by_label("For at least").fill("30s")
+    dialog.get_by_label("Severity").select_option("CRITICAL")
+    shot(page, "new alert dialog")
+    page.locator(ACCEPT).click()
+    expect(dialog).to_have_count(0)
+    deadline = time.monotonic() + 30
+    while not (found := api.get(alerts)[1]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [(a["metric"], a["percentile"], a["threshold"], a["duration_seconds"], a["severity"])
+            for a in found] == [("latency", 95.0, 250.0, 30.0, "CRITICAL")]
+    table = view.get_by_role("table", name="Alerts")
+    expect(table).to_contain_text("p95 latency above 250 ms for 30 s")
+    shot(page, "alert in the traffic tab")
+
+    table.get_by_role("button", name="Delete alert: p95 latency above 250 ms for 30 s").click()
+    expect(page.locator(DIALOG)).to_contain_text("is deleted and no longer watched")
+    page.locator(ACCEPT).click()
+    expect(view.locator(".jp-MerlinAlerts")).to_contain_text("No alerts.")
+    assert api.get(alerts)[1] == []
 
 
 def test_redeploy_starts_from_the_endpoints_settings(page: Page, world):
@@ -336,6 +453,12 @@ def test_dark_theme(page: Page, shot, world):
     channels = [int(c) for c in re.findall(r"\d+", background)[:3]]
     assert max(channels) < 100, background
     shot(page, "dark theme")
+    # The traffic tab's charts redraw in the dark theme's colours (a canvas keeps the old ones).
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn traffic").click()
+    chart = page.locator(".jp-MerlinTraffic-overview").get_by_role("img", name="requests/s chart")
+    expect(chart).to_have_attribute("data-text-color", re.compile(r"255,\s*255,\s*255"))
+    assert drawn_pixels(chart) > 500
+    shot(page, "traffic tab in the dark theme")
 
     # The palette lists the panel's commands; the ones about the selection say what they act on.
     page.keyboard.press("Control+Shift+C")

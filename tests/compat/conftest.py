@@ -1,24 +1,20 @@
 """Compatibility with the official ``merlin-sdk``: its own virtualenv, scripts run against a real
 control plane (a subprocess on a real port, since the SDK runs in another process).
 
-The virtualenv is built once and cached outside the repository, keyed by the hash of its pinned
-requirements, so a warm run costs nothing. ``MERLIN_COMPAT_CACHE`` moves the cache.
+The virtualenv is built once and cached outside the repository (tests/cached_venv.py).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
-import shutil
 import subprocess
-import sys
-import time
 from importlib import metadata
 from typing import Any, Iterator
 
 import pytest
 
+from tests.cached_venv import cache_root, cached_venv
 from tests.conftest import ControlPlaneProcess, _stop_model_servers as stop_model_servers, unique
 
 SCRIPTS = pathlib.Path(__file__).parent / "scripts"
@@ -40,39 +36,9 @@ def requirements() -> list[str]:
     ]
 
 
-def cache_root() -> pathlib.Path:
-    default = pathlib.Path.home() / ".cache" / "merlin-jupyter"
-    return pathlib.Path(os.environ.get("MERLIN_COMPAT_CACHE", default))
-
-
-def _uv() -> list[str]:
-    uv = pathlib.Path(sys.executable).with_name("uv")
-    return [str(uv)] if uv.exists() else [sys.executable, "-m", "uv"]
-
-
-def build_sdk_venv() -> pathlib.Path:
-    """The cached virtualenv's python, built (into a temporary directory, then renamed, so an
-    interrupted build is never mistaken for a finished one) when missing."""
-    reqs = requirements()
-    key = hashlib.sha256("\n".join([sys.version.split()[0], *reqs]).encode()).hexdigest()[:16]
-    target = cache_root() / f"compat-{key}"
-    python = target / "bin" / "python"
-    if python.exists() and (target / ".complete").exists():
-        return python
-    building = target.with_name(f"{target.name}.building-{os.getpid()}")
-    shutil.rmtree(building, ignore_errors=True)
-    building.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    subprocess.run([*_uv(), "venv", "-q", "--python", sys.executable, str(building)], check=True)
-    subprocess.run([*_uv(), "pip", "install", "-q", "--python", str(building / "bin" / "python"),
-                    *reqs], check=True)
-    (building / ".complete").write_text(f"built in {time.monotonic() - started:.0f} s\n")
-    if target.exists():  # a concurrent build finished first
-        shutil.rmtree(building, ignore_errors=True)
-    else:
-        building.rename(target)
-    # A venv's scripts name their interpreter by absolute path: use python directly, never them.
-    return python
+def build_sdk_venv(reqs: list[str] | None = None, prefix: str = "compat") -> pathlib.Path:
+    """The cached virtualenv's python (the SDK's requirements unless told), built when missing."""
+    return cached_venv(requirements() if reqs is None else reqs, prefix)
 
 
 @pytest.fixture(scope="session")

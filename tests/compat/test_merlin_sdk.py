@@ -33,6 +33,7 @@ def _assert_flow(seen: dict, merlin_project: str) -> None:
     assert deploy["status"] == "running" and deploy["url"].endswith(":predict")
     assert deploy["predictions"] == deploy["own"]
     assert seen["redeploy"]["same_id"] and seen["redeploy"]["predictions"] == deploy["own"]
+    assert seen["redeploy"]["logger"] == [True, "all"]
     assert seen["serve_first"]["predictions"] == deploy["own"]
     later = seen["serve_later"]
     assert later["same_model_endpoint"] and later["predictions"] == later["own"]

@@ -48,7 +48,7 @@ def seed_secret(kube) -> None:
     )
 
 
-async def until(deployer, spec, handle, predicate, timeout=10.0):
+async def until(deployer, spec, handle, predicate, timeout=30.0):  # generous: copies run late on a loaded CI machine
     deadline = asyncio.get_running_loop().time() + timeout
     seen = []
     while asyncio.get_running_loop().time() < deadline:

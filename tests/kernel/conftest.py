@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import pytest
-from IPython.testing.globalipapp import get_ipython
+from IPython.testing import globalipapp
 
 from tests.conftest import unique
 
 
 @pytest.fixture(scope="session")
 def ip():
-    shell = get_ipython()
-    shell.run_line_magic("load_ext", "merlin_jupyter")  # also starts warming the pre-deploy checker
+    shell = globalipapp.get_ipython()  # the module's name, not an imported one: it becomes the shell
+    if "merlin" not in shell.magics_manager.magics["line"]:  # tests/zoo shares this shell
+        shell.run_line_magic("load_ext", "merlin_jupyter")  # also starts warming the pre-deploy checker
     return shell
 
 

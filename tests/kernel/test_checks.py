@@ -16,6 +16,16 @@ def log_pyfunc(model, example=None):
     return version
 
 
+def log_unchecked(model, example=None):
+    """Log as a client other than this SDK does (plain MLflow): nothing checks it before a deploy."""
+    import mlflow
+
+    with sdk.new_model_version() as version:
+        mlflow.pyfunc.log_model(name="model", python_model=model, input_example=example,
+                                pip_requirements=["mlflow"])
+    return version
+
+
 def test_a_model_that_cannot_load_is_not_deployed(merlin):
     import mlflow.pyfunc
 
@@ -27,10 +37,12 @@ def test_a_model_that_cannot_load_is_not_deployed(merlin):
             return model_input
 
     merlin("model cannot-load")
-    log_pyfunc(Corrupt())
-    with pytest.raises(UsageError, match="Version 1 was not deployed: its model cannot be loaded: .*corrupt"):
-        merlin("deploy v1 --env local")
-    assert list(merlin("status v1")) == []  # nothing reached the control plane
+    with pytest.raises(sdk.MerlinError, match="The Corrupt was not logged: saved and loaded back .*corrupt"):
+        log_pyfunc(Corrupt())  # this SDK loads it back before logging it
+    version = log_unchecked(Corrupt()).id
+    with pytest.raises(UsageError, match=f"Version {version} was not deployed: its model cannot be loaded: .*corrupt"):
+        merlin(f"deploy v{version} --env local")
+    assert list(merlin(f"status v{version}")) == []  # nothing reached the control plane
 
 
 def test_a_missing_dependency_and_an_example_it_cannot_predict(merlin, tmp_path, monkeypatch):
@@ -55,8 +67,7 @@ def test_a_missing_dependency_and_an_example_it_cannot_predict(merlin, tmp_path,
         def predict(self, context, model_input):
             raise ValueError("expects 4 columns")
 
-    log_pyfunc(Picky(), example=[[1.0, 2.0]])
-    picky = sdk.check_version(2)
+    picky = sdk.check_version(log_unchecked(Picky(), example=[[1.0, 2.0]]))
     assert picky.kind == "signature" and "could not predict its own input example" in picky.problem
 
 

@@ -24,6 +24,17 @@ def test_progress_lists_states_with_times_then_url_and_snippets():
     assert "0.4 s  pending   the model is loading" in text and "curl -s -X POST" in text
 
 
+def test_settings_not_enforced_here_are_named_in_the_deploy_output(capsys):
+    note = "memory_request 512Mi and cpu_request 500m: not enforced here (not root)"
+    progress = DeployProgress("Version 1 → local", widget=True)
+    progress.succeeded("running", "http://h/v1/models/m-1:predict", None, 0.5, [note])
+    assert f"Not enforced here: {note}" in progress._view.value
+    assert f"Not enforced here: {note}" in progress.text()
+    plain = DeployProgress("Version 1 → local", widget=False)
+    plain.succeeded("running", "http://h/v1/models/m-1:predict", None, 0.5, [note])
+    assert f"Not enforced here: {note}" in capsys.readouterr().err
+
+
 def test_a_failure_shows_the_reason_and_log_lines():
     progress = DeployProgress("Version 1 → local", widget=True)
     progress.failed("The model server exited with code 2.", ["loading", "RuntimeError: corrupt"], 2.0)
@@ -74,13 +85,13 @@ def test_a_model_that_fails_to_load_says_why_without_a_traceback(ip, merlin):
             return model_input
 
     merlin("model corrupt")
-    with sdk.new_model_version():
-        sdk.log_pyfunc_model(Corrupt())
+    with sdk.new_model_version() as version:  # plain MLflow, as other clients log: no check here
+        mlflow.pyfunc.log_model(name="model", python_model=Corrupt(), pip_requirements=["mlflow"])
     with pytest.raises(UsageError) as failure:
-        merlin("deploy v1 --env local --no-check")  # the server's own failure, not the kernel's check
+        merlin(f"deploy v{version.id} --env local --no-check")  # the server's own failure, not the kernel's check
     message = str(failure.value)
     assert "failed: The model server exited" in message and "the weights file is corrupt" in message
-    assert "Last log lines:" in message and "%merlin logs 1" in message
+    assert "Last log lines:" in message and f"%merlin logs {version.id}" in message
 
 
 def test_following_logs_outside_a_notebook_prints_lines_until_the_stream_ends(capsys):

@@ -29,19 +29,32 @@ class Server:
     """``python -m merlin_jupyter.serving`` as a child process, output kept in a file."""
 
     def __init__(self, model_uri: str, name: str, log: pathlib.Path, *extra: str, workers: int = 1):
-        self.name, self.port, self.log = name, free_port(), log
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.predict_url = f"{self.url}/v1/models/{name}:predict"
-        cmd = [sys.executable, "-m", "merlin_jupyter.serving", "--model-uri", model_uri,
-               "--model-name", name, "--port", str(self.port), "--workers", str(workers), *extra]
-        with open(log, "wb") as out:  # run from the repository, where tests.serving.models imports
+        self.name, self.log = name, log
+        self._args = ["--model-uri", model_uri, "--model-name", name, "--workers", str(workers), *extra]
+        self._launch(free_port())
+
+    def _launch(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.predict_url = f"{self.url}/v1/models/{self.name}:predict"
+        cmd = [sys.executable, "-m", "merlin_jupyter.serving", "--port", str(port), *self._args]
+        with open(self.log, "wb") as out:  # run from the repository, where tests.serving.models imports
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
-    def wait_ready(self, timeout: float = 90) -> "Server":
+    def _lost_its_port(self) -> bool:
+        """The free port picked for it was taken before it listened (a client connection can
+        get it as its own end); not when the test gave a port of its own."""
+        return "--port" not in self._args and \
+            f"{FAILED} cannot listen on 127.0.0.1:{self.port}" in self.output()
+
+    def wait_ready(self, timeout: float = 180) -> "Server":  # a model load can take a minute on a loaded machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if self._lost_its_port():
+                    self._launch(free_port())
+                    continue
                 raise AssertionError(f"server exited {self.proc.returncode}:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/v2/health/ready", timeout=1).status_code == 200:
@@ -49,6 +62,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.stop()  # the fixture that asked never gets it to stop: it would outlive the tests
         raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
 
     def output(self) -> str:
@@ -58,6 +72,15 @@ class Server:
         import psutil
 
         return [child.pid for child in psutil.Process(self.proc.pid).children()]
+
+    def wait_for_workers(self, count: int, timeout: float = 30) -> list[int]:
+        """The worker pids once ``count`` run (ready means one worker answered, not all)."""
+        deadline = time.monotonic() + timeout
+        workers = self.workers()
+        while len(workers) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = self.workers()
+        return workers
 
     def stop(self) -> int:
         if self.proc.poll() is None:

@@ -8,10 +8,19 @@ import threading
 import time
 
 import httpx
+import psutil
+
+from tests.waiting import wait_until
 
 from .conftest import FAILED
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def established(pid: int, port: int) -> int:
+    """Connections to ``port`` that the process ``pid`` has accepted."""
+    return sum(1 for c in psutil.Process(pid).net_connections(kind="tcp")
+               if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED)
 
 
 def last_line(server) -> str:
@@ -70,7 +79,10 @@ def test_sigterm_lets_an_in_flight_request_finish(start_server, model_dir):
     slow = threading.Thread(target=lambda: result.update(
         answer=httpx.post(server.predict_url, json={"sleep": 1.5, "instances": [1]}, timeout=30)))
     slow.start()
-    time.sleep(0.5)  # the request is being served
+    # Until the worker holds the connection: a fixed sleep could end before the request was
+    # even sent on a loaded machine, and the SIGTERM would then refuse it, not drain it.
+    [worker] = server.workers()
+    wait_until(lambda: established(worker, server.port), 30, "the slow request never reached the worker")
     server.proc.send_signal(signal.SIGTERM)
     slow.join()
     assert result["answer"].status_code == 200
@@ -80,39 +92,47 @@ def test_sigterm_lets_an_in_flight_request_finish(start_server, model_dir):
 
 def test_a_killed_worker_is_replaced_and_the_server_keeps_answering(start_server, model_dir):
     server = start_server(str(model_dir / "iris"), workers=2)
-    first = server.workers()
-    assert len(first) == 2
-    outcomes, stop = [], threading.Event()
+
+    def workers_but(killed: int | None = None):  # one snapshot per look
+        workers = server.workers()
+        return workers if len(workers) == 2 and killed not in workers else None
+
+    first = wait_until(workers_but, 30, "two workers")
+    outcomes, stop = [], threading.Event()  # (when the request was sent, its status or error)
 
     def load():  # a new connection per request, spread over both workers
         while not stop.is_set():
+            sent = time.monotonic()
             try:
-                outcomes.append(httpx.post(server.predict_url, json={"instances": ROWS}).status_code)
+                outcomes.append((sent, httpx.post(server.predict_url, json={"instances": ROWS}).status_code))
             except httpx.HTTPError as exc:
-                outcomes.append(repr(exc))
+                outcomes.append((sent, repr(exc)))
+
+    def sent_after(moment: float) -> list:
+        return [o for sent, o in list(outcomes) if sent > moment]
 
     clients = [threading.Thread(target=load) for _ in range(2)]
     for client in clients:
         client.start()
     try:
-        time.sleep(0.5)
+        wait_until(lambda: len(outcomes) >= 4, 30, "the load never got answers")
         os.kill(first[0], signal.SIGKILL)  # under load
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (len(server.workers()) < 2 or first[0] in server.workers()):
-            time.sleep(0.05)
-        assert len(server.workers()) == 2 and first[0] not in server.workers(), (first, server.workers(),
-                                                                                  server.output()[-1500:])
-        killed_at = len(outcomes)
-        while time.monotonic() < deadline and len(outcomes) < killed_at + 12:
-            time.sleep(0.05)
+        # one snapshot per look: two reads could see the zombie, then neither it nor its successor
+        workers = wait_until(lambda: workers_but(first[0]), 30, f"no successor of {first[0]}")
+        respawned = time.monotonic()
+        # By when a request was sent, not where its answer landed in the list: a thread slow to
+        # record the error of a request the killed worker held would otherwise look like a loss
+        # after the respawn.
+        wait_until(lambda: len(sent_after(respawned)) >= 12, 30, "too few answers after the respawn")
     finally:
         stop.set()
         for client in clients:
             client.join()
-    lost = [o for o in outcomes if o != 200]
-    # only requests the killed worker held at that moment may be lost; after the respawn, none
-    assert len(lost) <= 4 and len(outcomes) >= killed_at + 12, (lost, len(outcomes), killed_at)
-    assert all(o == 200 for o in outcomes[killed_at + 2:]), lost
+    lost = [o for _, o in outcomes if o != 200]
+    # only requests the killed worker held at that moment (one per client) may be lost; after
+    # the respawn, none
+    assert len(lost) <= 4, lost
+    assert all(o == 200 for o in sent_after(respawned)), (workers, sent_after(respawned))
     for _ in range(50):  # new connections each time, spread over both workers
         assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
     assert "starting a new one" in server.output()
@@ -126,9 +146,9 @@ def test_the_log_keeps_every_failure_but_not_a_line_per_prediction(start_server,
             assert client.post(url, json={"instances": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
             client.get(f"http://127.0.0.1:{server.port}/v2/health/ready")
         assert client.post(url, content=b"{not json").status_code == 400
-    time.sleep(0.2)
+    # The line is written just after the answer is sent: wait for it, not for a fixed time.
+    wait_until(lambda: "400 POST /v1/models/iris-1:predict" in server.output(), 30, "no line for the 400")
     log = server.output()
-    assert "400 POST /v1/models/iris-1:predict" in log
     logged = log.count("200 POST /v1/models/iris-1:predict")
     assert 1 <= logged < 20, log[-2000:]
     assert "GET /v2/health/ready" not in log

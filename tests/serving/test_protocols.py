@@ -77,6 +77,9 @@ def test_v2_bad_input(iris_server):
     path = f"/v2/models/{iris_server.name}/infer"
     wrong_shape = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1.0]}]}
     assert "has 1 values but shape [2, 4]" in post(iris_server, wrong_shape, path).json()["error"]
+    narrow = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1.0, 2.0, 3.0]}]}
+    answer = post(iris_server, narrow, path)  # numbers of the wrong width: the rows' diagnosis
+    assert answer.status_code == 400 and "row 0 has 3 values, expected 4" in answer.json()["error"]
     wrong_names = {"inputs": [{"name": "a", "shape": [1], "data": [1]}, {"name": "b", "shape": [1], "data": [1]}]}
     answer = post(iris_server, wrong_names, path)
     assert answer.status_code == 400 and "the inputs are named ['a', 'b']" in answer.json()["error"]

@@ -62,3 +62,25 @@ def test_builder_command_runs_this_file_then_the_model_server(tmp_path):
     cmd = local_envs.builder_command(sys.executable, plan, ["--model-uri", "x"])
     assert cmd[:2] == [sys.executable, local_envs.__file__.replace(".pyc", ".py")]
     assert cmd[2:] == [plan.path, "why", "a", "b", "--", "--model-uri", "x"]
+
+
+def test_a_binary_xgboost_model_without_requirements_gets_xgboost_2(tmp_path):
+    import shutil
+
+    from tests.conftest import SHARED
+
+    # Merlin's own test model: the binary format, which XGBoost 3 cannot read.
+    shutil.copy(SHARED / "merlin-e2e" / "test" / "xgboost-model" / "model.bst", tmp_path / "model.bst")
+    plan = local_envs.plan(str(tmp_path), str(tmp_path / "envs"))
+    try:
+        installed = metadata.version("xgboost")
+    except metadata.PackageNotFoundError:
+        installed = None
+    if installed and int(installed.split(".")[0]) < 3:
+        assert plan is None  # this server's XGBoost reads it
+    else:
+        assert plan is not None and "xgboost<3" in plan.reason
+        assert "xgboost-cpu>=2.1,<3" in plan.requirements
+    # The JSON format, which every XGBoost reads, needs nothing more than this server.
+    (tmp_path / "model.bst").write_bytes(b'{"learner": {}}')
+    assert local_envs.plan(str(tmp_path), str(tmp_path / "envs")) is None

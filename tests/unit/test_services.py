@@ -1,4 +1,4 @@
-"""Merlin's rules, exercised on the services with SQLite and a real MLflow store in tmp_path."""
+"""Merlin's rules, exercised on the services with SQLite and PostgreSQL, and a real MLflow store."""
 from __future__ import annotations
 
 import pytest
@@ -17,8 +17,8 @@ from merlin_jupyter_server.store.db import Database
 
 
 class Services:
-    def __init__(self, tmp, mlflow):
-        self.db = Database(f"sqlite:///{tmp}/merlin.db")
+    def __init__(self, db_url, mlflow):
+        self.db = Database(db_url)
         EnvironmentService(self.db).sync_from_config(
             [{"name": "staging", "kubeconfig": "/k", "context": "staging"}], {}
         )
@@ -44,8 +44,11 @@ def mlflow_store(tmp_path_factory):
 
 
 @pytest.fixture
-def svc(tmp_path, mlflow_store) -> Services:
-    return Services(tmp_path, mlflow_store)
+def svc(db_url, mlflow_store) -> Services:
+    """The services on SQLite and on PostgreSQL (db_url is parametrized in tests/conftest.py)."""
+    services = Services(db_url, mlflow_store)
+    yield services
+    services.db.close()
 
 
 @pytest.fixture
@@ -183,6 +186,18 @@ def test_traffic_rules_and_serving_status(svc, model):
     svc.endpoints.request_undeploy(model.id, v2, e2, "alice")
 
 
+def test_an_endpoint_restarting_after_a_crash_still_cannot_be_undeployed_while_a_rule_names_it(svc, model):
+    v1 = svc.versions.create(model.id, {}, "alice").id
+    e1 = svc.running_endpoint(model.id, v1)
+    me = svc.model_endpoints.create(model.id, {"rule": {"destinations": [
+        {"version_endpoint_id": e1, "weight": 100}]}}, "a")
+    svc.state.record_routed(me.id, 1, "http://router/p/m")
+    svc.state.record_crashed(e1, 1, {"pid": 10}, "Restarting after a crash: next try in 1 s")
+    assert svc.endpoints.get(model.id, v1, e1).status.value == "pending"
+    with pytest.raises(Conflict, match="remove it from the model endpoint"):
+        svc.endpoints.request_undeploy(model.id, v1, e1, "alice")
+
+
 def test_only_running_endpoints_of_the_same_model_and_environment_get_traffic(svc, model):
     version = svc.versions.create(model.id, {}, "alice").id
     pending = svc.endpoints.create(model.id, version, {}, "alice")
@@ -190,7 +205,7 @@ def test_only_running_endpoints_of_the_same_model_and_environment_get_traffic(sv
         svc.model_endpoints.create(model.id, {"rule": {"destinations": [
             {"version_endpoint_id": pending.id, "weight": 100}]}}, "a")
     staging = svc.running_endpoint(model.id, version, env="staging")
-    with pytest.raises(InvalidInput, match="its own environment"):
+    with pytest.raises(Conflict, match="its own environment"):
         svc.model_endpoints.create(model.id, {"environment_name": "local", "rule": {"destinations": [
             {"version_endpoint_id": staging, "weight": 100}]}}, "a")
 

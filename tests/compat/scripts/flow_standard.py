@@ -54,10 +54,15 @@ e1 = merlin.deploy(v1, environment_name="local")
 seen["deploy"] = {"status": e1.status.value, "url": e1.url, "predictions": predict(e1.url),
                   "own": own1}
 
-# Deploying a running version again is Merlin's redeploy (PUT on the same endpoint).
-e1b = merlin.deploy(v1, environment_name="local")
+# Deploying a running version again is Merlin's redeploy (PUT on the same endpoint), here
+# with Merlin's request/response logger turned on.
+from merlin.logger import Logger, LoggerConfig, LoggerMode  # noqa: E402
+
+e1b = merlin.deploy(v1, environment_name="local",
+                    logger=Logger(model=LoggerConfig(enabled=True, mode=LoggerMode.ALL)))
 seen["redeploy"] = {"same_id": e1b.id == e1.id, "status": e1b.status.value,
-                    "predictions": predict(e1b.url)}
+                    "predictions": predict(e1b.url),
+                    "logger": [e1b.logger.model.enabled, e1b.logger.model.mode.value]}
 
 m1 = merlin.serve_traffic({e1b: 100}, environment_name="local")
 # The SDK appends /v1/predict to the model endpoint's base URL itself.
