@@ -28,22 +28,30 @@ def timed(fn, n: int) -> list[float]:
     return samples
 
 
-def deploy_to_first_prediction(cp, api, model_id: int, version: int, sample) -> float:
-    """Seconds from the deploy request to the first successful prediction."""
+def deploy_until_answered(api, model_id: int, version: int, sample, body: dict | None = None) -> tuple[float, dict]:
+    """Deploy to local; seconds from the request to the first successful prediction, and the endpoint."""
     start = time.perf_counter()
-    status, endpoint = api.post(f"/models/{model_id}/versions/{version}/endpoint", json={"environment_name": "local"})
+    status, endpoint = api.post(f"/models/{model_id}/versions/{version}/endpoint",
+                                json={"environment_name": "local", **(body or {})})
     assert status == 201, endpoint
     while True:
         _, endpoint = api.get(f"/models/{model_id}/versions/{version}/endpoint/{endpoint['id']}")
         if endpoint["status"] == "failed":
             raise RuntimeError(endpoint["message"])
         if endpoint["status"] == "running":
-            response = httpx.post(endpoint["url"], json={"instances": sample.tolist()})
-            if response.status_code == 200:
-                elapsed = time.perf_counter() - start
-                api.delete(f"/models/{model_id}/versions/{version}/endpoint/{endpoint['id']}")
-                return elapsed
+            try:
+                if httpx.post(endpoint["url"], json={"instances": sample.tolist()}).status_code == 200:
+                    return time.perf_counter() - start, endpoint
+            except httpx.HTTPError:
+                pass
         time.sleep(0.01)
+
+
+def deploy_to_first_prediction(cp, api, model_id: int, version: int, sample) -> float:
+    """Seconds from the deploy request to the first successful prediction (then undeployed)."""
+    elapsed, endpoint = deploy_until_answered(api, model_id, version, sample)
+    api.delete(f"/models/{model_id}/versions/{version}/endpoint/{endpoint['id']}")
+    return elapsed
 
 
 def wait_for_warm_standby(cp, timeout: float = 120) -> None:

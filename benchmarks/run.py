@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from . import control_plane, serving
+from . import control_plane, cost, obslog, serving, team
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -48,6 +48,14 @@ def main() -> None:
          serving.main),
         ("Control plane", "A real control plane process (`jupyter merlin`), SQLite store, local "
                           "environment with the warm stand-by.", control_plane.main),
+        ("Control plane at a team's scale", "`benchmarks/team.py`: a real `jupyter merlin` on SQLite "
+                                            "and on PostgreSQL (a throw-away local cluster).", team.main),
+        ("Request logging", "The same model server with and without `--log-requests all` (every "
+                            "prediction written to Parquet), side by side, loaded in turn.", obslog.main),
+        ("Cost", "A real control plane (`jupyter merlin`) deploying small scikit-learn models to the "
+                 "local environment; memory is PSS summed over the template and every model-server "
+                 f"process (shared pages count once); scale to zero after {cost.IDLE:g} s idle, autoscale "
+                 f"window {cost.WINDOW:g} s.", cost.main),
     ]
     body = []
     for title, note, run in sections:

@@ -1,5 +1,7 @@
-"""Serving benchmark: this model server (1 and N workers), `mlflow models serve`, the router, and
-the in-process `predict` floor, on the same scikit-learn model, machine and run.
+"""Serving benchmark: this model server (1 and N workers, V1 and V2), the floor (a bare tornado
+server around pyfunc's predict, 1 and N processes), `mlflow models serve`, KServe's Python
+ModelServer (N workers), the router, and in-process `predict`, on the same scikit-learn model,
+machine and run; other processes' CPU recorded per cell, and busy cells run again.
 
 Load comes from `wrk` (C, event-driven: little CPU of its own) aimed at 127.0.0.1 only, for a
 fixed time per cell. Run by ``make bench`` or alone: ``python -m benchmarks.serving``.
@@ -24,9 +26,15 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks import procmem
+
 ROOT = Path(__file__).resolve().parents[1]
-DURATION = int(os.environ.get("MERLIN_BENCH_SECONDS", "5"))
-CONCURRENCY = (1, 8, 64)
+DURATION = int(os.environ.get("MERLIN_BENCH_SECONDS", "3"))
+CONCURRENCY = tuple(int(c) for c in os.environ.get("MERLIN_BENCH_CONCURRENCY", "1,8,64").split(","))
+# To check a few cells by hand: MERLIN_BENCH_ONLY="KServe;floor" runs the servers whose names
+# start so, MERLIN_BENCH_ROWS="1" one batch size.
+ONLY = tuple(p for p in os.environ.get("MERLIN_BENCH_ONLY", "").split(";") if p)  # names hold commas
+BATCHES = tuple(int(r) for r in os.environ.get("MERLIN_BENCH_ROWS", "1,100").split(","))
 # mlflow models serve runs `uvicorn` by name: the venv's bin must be on PATH.
 BIN_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -93,15 +101,7 @@ class Running:
 
     def pss_mib(self) -> float:
         """PSS summed over the server and its workers: shared pages after fork count once."""
-        procs = [psutil.Process(self.proc.pid)]
-        procs += procs[0].children(recursive=True)
-        total = 0
-        for proc in procs:
-            try:
-                total += proc.memory_full_info().pss
-            except psutil.Error:
-                pass
-        return total / 2**20
+        return procmem.pss_mib(procmem.tree(self.proc.pid))
 
     def stop(self) -> None:
         try:
@@ -154,9 +154,93 @@ def floor(model, X) -> dict[int, float]:
     return result
 
 
+class CpuWatch:
+    """CPU seconds the whole machine used, less the server's, wrk's and this process's: what
+    other processes took from the cell."""
+
+    def __init__(self) -> None:
+        self.mark()
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return t.user + t.system + getattr(t, "nice", 0) + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+    @staticmethod
+    def _tree(pid: int) -> float:
+        total = 0.0
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        return total
+
+    def mark(self, server_pid: int | None = None) -> None:
+        import resource
+
+        self.wall = time.monotonic()
+        self.busy = self._busy()
+        self.server = self._tree(server_pid) if server_pid else 0.0
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once reaped
+        self.own = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def others(self, server_pid: int) -> float:
+        """Cores other processes used since ``mark``."""
+        import resource
+
+        wall = time.monotonic() - self.wall
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = (self._busy() - self.busy) - (self._tree(server_pid) - self.server) \
+            - (own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime - self.own)
+        return max(0.0, used / wall)
+
+
+QUIET = 0.2  # cores: a cell during which other processes used more is run again
+RERUNS = int(os.environ.get("MERLIN_BENCH_RERUNS", "2"))  # up to 3 runs of a cell in all
+BUDGET = float(os.environ.get("MERLIN_BENCH_BUDGET", "240"))  # seconds: no re-runs past this
+
+
+def cell(server: "Running", url: str, body: dict, connections: int, started: float) -> dict:
+    """One wrk run, again (up to RERUNS times) while other processes used more than QUIET
+    cores; the quietest run is kept, with how busy the machine was and how many runs it took."""
+    best = None
+    for attempt in range(RERUNS + 1):
+        watch = CpuWatch()
+        watch.mark(server.proc.pid)
+        result = wrk(url, body, connections)
+        result["others"] = watch.others(server.proc.pid)
+        result["runs"] = attempt + 1
+        if best is None or result["others"] < best["others"]:
+            best = dict(result, runs=attempt + 1)
+        best["runs"] = attempt + 1
+        if result["others"] <= QUIET or time.monotonic() - started > BUDGET:
+            break
+    return best
+
+
+def v2_body(rows: list) -> dict:
+    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64",
+                        "data": [value for row in rows for value in row]}]}
+
+
 def main() -> str:
+    import joblib
+
+    from . import peers
+
+    started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="merlin-bench-"))
     model, X = train(work / "model")
+    (work / "joblib").mkdir()
+    joblib.dump(model, work / "joblib" / "model.joblib")
     rows = {1: X[:1].to_numpy().tolist(), 100: X[:100].to_numpy().tolist()}
     cores = os.cpu_count() or 1
 
@@ -168,6 +252,12 @@ def main() -> str:
                       f"http://127.0.0.1:{port}/v1/models/iris-1:predict",
                       f"http://127.0.0.1:{port}/v2/health/ready", lambda r: {"instances": r})
 
+    def floor_server(processes: int) -> Target:
+        port = free_port()
+        return Target(f"floor: tornado + pyfunc, {processes} process{'es' if processes > 1 else ''}",
+                      [sys.executable, "-m", "benchmarks.floor_server", str(work / "model"), str(port),
+                       str(processes)], f"http://127.0.0.1:{port}/predict", "", lambda r: {"instances": r})
+
     def mlflow_serve() -> Target:
         port = free_port()
         # --env-manager local: the default builds a fresh virtualenv per model (minutes, network);
@@ -178,22 +268,60 @@ def main() -> str:
                       f"http://127.0.0.1:{port}/invocations", f"http://127.0.0.1:{port}/ping",
                       lambda r: {"dataframe_split": {"columns": COLUMNS, "data": r}})
 
-    results, cold, memory = {}, {}, {}
-    router = None
-    for target in (ours(1), ours(cores), mlflow_serve()):
-        server = Running(target, work / f"{len(results)}.log")
+    def kserve(workers: int) -> Target | None:
         try:
-            cold[target.name] = server.wait_first_prediction(rows[1])
-            for batch in (1, 100):
-                for connections in CONCURRENCY:
-                    results[(target.name, batch, connections)] = wrk(target.predict_url, target.body(rows[batch]),
-                                                                     connections)
+            python = peers.kserve_python()
+        except (subprocess.CalledProcessError, OSError) as exc:
+            print(f"KServe skipped: its virtualenv could not be built ({exc})", file=sys.stderr)
+            return None
+        port = free_port()
+        return Target(f"KServe ModelServer {peers.KSERVE_VERSION}, {workers} workers",
+                      [str(python), str(ROOT / "benchmarks" / "kserve_server.py"), "--model_dir",
+                       str(work / "joblib"), "--model_name", "iris", "--http_port", str(port),
+                       "--grpc_port", str(free_port()), "--enable_grpc", "false", "--workers", str(workers)],
+                      f"http://127.0.0.1:{port}/v1/models/iris:predict", "", lambda r: {"instances": r})
+
+    results, cold, memory, failed = {}, {}, {}, {}
+    router = None
+    targets = [ours(1), ours(cores), floor_server(1), floor_server(cores), mlflow_serve()]
+    if not ONLY or any(p.startswith("KServe") for p in ONLY):
+        targets.append(kserve(cores))
+    for target in [t for t in targets if t is not None and (not ONLY or t.name.startswith(ONLY))]:
+        server = Running(target, work / f"{len(cold) + len(failed)}.log")
+        try:
+            try:
+                cold[target.name] = server.wait_first_prediction(rows[1], timeout=START_WAIT)
+            except RuntimeError:
+                failed[target.name] = why_not_started(server)
+                continue
+            protocols = [("V1", target.predict_url, target.body)]
+            if target.name.startswith(("KServe", f"merlin-jupyter, {cores} worker")):
+                protocols.append(("V2", target.predict_url.replace("/v1/", "/v2/").replace(":predict", "/infer"),
+                                  v2_body))
+            for protocol, url, body in protocols:
+                for batch in BATCHES:
+                    for connections in CONCURRENCY:
+                        results[(target.name, protocol, batch, connections)] = cell(
+                            server, url, body(rows[batch]), connections, started)
             memory[target.name] = server.pss_mib()
-            if target.name.endswith(f"{cores} workers") or (cores == 1 and router is None):
+            if target.name.startswith("merlin-jupyter") and target.name.endswith(f"{cores} workers"):
                 router = measure_router(target, work, rows[1])
         finally:
             server.stop()
-    return render(results, cold, memory, floor(model, X), router, cores)
+    return render(results, cold, memory, failed, floor(model, X), router, cores)
+
+
+ROUTER_RUNS = 2
+START_WAIT = 180.0  # seconds from a server's start to its first answer, on a loaded machine too
+
+
+def why_not_started(server: "Running") -> str:
+    """The cell's text for a server that never answered: how it ended and its last log line."""
+    code = server.proc.poll()
+    how = f"exited with status {code}" if code is not None else f"no answer within {START_WAIT:.0f} s"
+    lines = [line for line in server.log.read_text(errors="replace").splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else "(no output)"
+    return f"{how}; its log ends: {last[:200].replace('|', '/')}"
 
 
 def measure_router(target: Target, work: Path, row) -> dict:
@@ -208,36 +336,76 @@ def measure_router(target: Target, work: Path, row) -> dict:
                      work / "router.log")
     try:
         router.wait_first_prediction(row)
-        # One connection: the latency a request gains from the hop, without queueing behind others.
-        return {"direct": wrk(target.predict_url, {"instances": row}, 1),
-                "routed": wrk(router.target.predict_url, {"instances": row}, 1)}
+        # One connection: the latency a request gains from the hop, without queueing behind
+        # others. Alternated, and the lower p50 of each kept: one run alone is at the mercy of
+        # whatever else ran during it.
+        runs = {"direct": [], "routed": []}
+        for _ in range(ROUTER_RUNS):
+            runs["direct"].append(wrk(target.predict_url, {"instances": row}, 1))
+            runs["routed"].append(wrk(router.target.predict_url, {"instances": row}, 1))
+        return {"runs": ROUTER_RUNS, **{way: min(done, key=lambda r: r["p50"]) for way, done in runs.items()}}
     finally:
         router.stop()
 
 
-def render(results, cold, memory, floor_ms, router, cores) -> str:
-    names = list(dict.fromkeys(name for name, _, _ in results))
-    lines = ["| server | rows/request | c=1 req/s | c=8 req/s | c=64 req/s | p50 ms (c=8) | p99 ms (c=8) "
-             "| p99 ms (c=64) | errors |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in names:
-        for batch in (1, 100):
-            cells = [results[(name, batch, c)] for c in CONCURRENCY]
-            lines.append(f"| {name} | {batch} | " + " | ".join(f"{c['rps']:.0f}" for c in cells)
-                         + f" | {cells[1]['p50']:.2f} | {cells[1]['p99']:.2f} | {cells[2]['p99']:.2f} | "
-                         + f"{sum(c['errors'] for c in cells)} |")
+def render(results, cold, memory, failed, floor_ms, router, cores) -> str:
+    rows_seen = list(dict.fromkeys((name, protocol, batch) for name, protocol, batch, _ in results))
+    head = " | ".join(f"c={c} req/s | c={c} p50 ms | c={c} p99 ms | c={c} others' CPU" for c in CONCURRENCY)
+    lines = [f"| server | protocol | rows/request | {head} | runs (max) | errors |",
+             "|---|---|---|" + "---|" * (4 * len(CONCURRENCY)) + "---|---|"]
+    for name, protocol, batch in rows_seen:
+        cells = [results[(name, protocol, batch, c)] for c in CONCURRENCY]
+        numbers = " | ".join(f"{c['rps']:.0f} | {c['p50']:.2f} | {c['p99']:.2f} | {c['others']:.2f}" for c in cells)
+        lines.append(f"| {name} | {protocol} | {batch} | {numbers} | "
+                     f"{max(c['runs'] for c in cells)} | {sum(c['errors'] for c in cells)} |")
+    for name, why in failed.items():  # a server that never answered keeps its row, and says why
+        lines.append(f"| {name} | | | did not start: {why} |" + " |" * (4 * len(CONCURRENCY) + 1))
     for batch in (1, 100):
-        lines.append(f"| in-process `predict` (floor, 1 thread) | {batch} | {1000 / floor_ms[batch]:.0f} | | "
-                     f"| {floor_ms[batch]:.2f} | | | |")
+        lines.append(f"| in-process `predict` (1 thread) | | {batch} | {1000 / floor_ms[batch]:.0f} | "
+                     f"{floor_ms[batch]:.2f} |" + " |" * (4 * len(CONCURRENCY) - 2) + " | |")
+    lines += ["", f"Each cell ran `wrk` for {DURATION} s, and again (up to {RERUNS + 1} runs, the quietest kept) "
+              f"while other processes used more than {QUIET} cores; \"others' CPU\" (cores) is what they used "
+              f"during the kept run: above {QUIET} the cell's numbers are not those of a quiet machine."]
+    lines += ["", *ratios(results, cores)]
     lines += ["", "| server | cold start → first prediction (s) | memory after load, PSS MiB |", "|---|---|---|"]
-    lines += [f"| {name} | {cold[name]:.2f} | {memory[name]:.0f} |" for name in names]
+    lines += [f"| {name} | {cold[name]:.2f} | {memory.get(name, 0):.0f} |" for name in cold]
     if router:
         d, r = router["direct"], router["routed"]
-        lines += ["", f"| router overhead (c=1, 1 row, {cores}-worker server) | req/s | p50 ms | p99 ms |",
+        lines += ["", f"| router overhead (c=1, 1 row, {cores}-worker server; best of {router['runs']} "
+                      "alternated runs) | req/s | p50 ms | p99 ms |",
                   "|---|---|---|---|",
                   f"| straight to the endpoint | {d['rps']:.0f} | {d['p50']:.2f} | {d['p99']:.2f} |",
                   f"| through the local router | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |",
                   f"| added by the router | | {r['p50'] - d['p50']:+.2f} | {r['p99'] - d['p99']:+.2f} |"]
+    profile = Path(__file__).with_name("PROFILE.md")
+    if profile.exists():
+        lines += ["", profile.read_text(encoding="utf-8").strip()]
     return "\n".join(lines)
+
+
+def ratios(results, cores) -> list[str]:
+    """Ours against the floor with as many processes and against KServe, at the issue's cells:
+    c=1 against one process, c=8 and c=64 against ``cores`` of them; V2 against the floor's V1
+    (the floor speaks one protocol) and KServe's V2."""
+    ours1, oursn = "merlin-jupyter, 1 worker", f"merlin-jupyter, {cores} workers"
+    floor1, floorn = "floor: tornado + pyfunc, 1 process", f"floor: tornado + pyfunc, {cores} processes"
+    kserve = next((name for name, *_ in results if name.startswith("KServe")), None)
+    out = ["| ours ÷ peer | rows | req/s | p99 | target |", "|---|---|---|---|---|"]
+
+    def line(mine, protocol, theirs, their_protocol, c, batch, target):
+        a, b = results.get((mine, protocol, batch, c)), results.get((theirs, their_protocol, batch, c))
+        if a and b and b["rps"] and b["p99"]:
+            out.append(f"| {mine} {protocol} vs {theirs} {their_protocol}, c={c} | {batch} | "
+                       f"{a['rps'] / b['rps']:.2f}× | {a['p99'] / b['p99']:.2f}× | {target} |")
+
+    for batch in (1, 100):
+        line(ours1, "V1", floor1, "V1", 1, batch, "req/s ≥ 0.9×")
+        for protocol in ("V1", "V2"):
+            line(oursn, protocol, floorn, "V1", 8, batch, "req/s ≥ 0.9×, p99 ≤ 1.2×")
+            line(oursn, protocol, floorn, "V1", 64, batch, "")
+            if kserve:
+                line(oursn, protocol, kserve, protocol, 8, batch, "p99 < 1×")
+    return out
 
 
 if __name__ == "__main__":
