@@ -1,7 +1,8 @@
-"""Serving benchmark: this model server (1 and N workers, V1 and V2), the floor (a bare tornado
-server around pyfunc's predict, 1 and N processes), `mlflow models serve`, KServe's Python
-ModelServer (N workers), the router, and in-process `predict`, on the same scikit-learn model,
-machine and run; other processes' CPU recorded per cell, and busy cells run again.
+"""Serving benchmark: this model server (1 and N workers, V1 and V2), the floors (a bare
+tornado server around pyfunc's predict, and around the estimator's own predict on numpy; 1 and
+N processes), `mlflow models serve`, KServe's Python ModelServer (N workers), the router, and
+in-process `predict`, on the same scikit-learn model, machine and run; other processes' CPU
+recorded per cell, and busy cells run again. The tables are drawn by serving_tables.py.
 
 Load comes from `wrk` (C, event-driven: little CPU of its own) aimed at 127.0.0.1 only, for a
 fixed time per cell. Run by ``make bench`` or alone: ``python -m benchmarks.serving``.
@@ -28,9 +29,10 @@ import psutil
 
 from benchmarks import procmem
 
+from .serving_tables import CONCURRENCY, FLOORS, render
+
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = int(os.environ.get("MERLIN_BENCH_SECONDS", "3"))
-CONCURRENCY = tuple(int(c) for c in os.environ.get("MERLIN_BENCH_CONCURRENCY", "1,8,64").split(","))
 # To check a few cells by hand: MERLIN_BENCH_ONLY="KServe;floor" runs the servers whose names
 # start so, MERLIN_BENCH_ROWS="1" one batch size.
 ONLY = tuple(p for p in os.environ.get("MERLIN_BENCH_ONLY", "").split(";") if p)  # names hold commas
@@ -252,11 +254,11 @@ def main() -> str:
                       f"http://127.0.0.1:{port}/v1/models/iris-1:predict",
                       f"http://127.0.0.1:{port}/v2/health/ready", lambda r: {"instances": r})
 
-    def floor_server(processes: int) -> Target:
+    def floor_server(processes: int, kind: str) -> Target:
         port = free_port()
-        return Target(f"floor: tornado + pyfunc, {processes} process{'es' if processes > 1 else ''}",
+        return Target(f"{FLOORS[kind]}, {processes} process{'es' if processes > 1 else ''}",
                       [sys.executable, "-m", "benchmarks.floor_server", str(work / "model"), str(port),
-                       str(processes)], f"http://127.0.0.1:{port}/predict", "", lambda r: {"instances": r})
+                       str(processes), kind], f"http://127.0.0.1:{port}/predict", "", lambda r: {"instances": r})
 
     def mlflow_serve() -> Target:
         port = free_port()
@@ -283,7 +285,8 @@ def main() -> str:
 
     results, cold, memory, failed = {}, {}, {}, {}
     router = None
-    targets = [ours(1), ours(cores), floor_server(1), floor_server(cores), mlflow_serve()]
+    targets = [ours(1), ours(cores), *(floor_server(n, kind) for kind in FLOORS for n in (1, cores)),
+               mlflow_serve()]
     if not ONLY or any(p.startswith("KServe") for p in ONLY):
         targets.append(kserve(cores))
     for target in [t for t in targets if t is not None and (not ONLY or t.name.startswith(ONLY))]:
@@ -308,7 +311,8 @@ def main() -> str:
                 router = measure_router(target, work, rows[1])
         finally:
             server.stop()
-    return render(results, cold, memory, failed, floor(model, X), router, cores)
+    return render(results, cold, memory, failed, floor(model, X), router, cores,
+                  (DURATION, RERUNS + 1, QUIET))
 
 
 ROUTER_RUNS = 2
@@ -346,66 +350,6 @@ def measure_router(target: Target, work: Path, row) -> dict:
         return {"runs": ROUTER_RUNS, **{way: min(done, key=lambda r: r["p50"]) for way, done in runs.items()}}
     finally:
         router.stop()
-
-
-def render(results, cold, memory, failed, floor_ms, router, cores) -> str:
-    rows_seen = list(dict.fromkeys((name, protocol, batch) for name, protocol, batch, _ in results))
-    head = " | ".join(f"c={c} req/s | c={c} p50 ms | c={c} p99 ms | c={c} others' CPU" for c in CONCURRENCY)
-    lines = [f"| server | protocol | rows/request | {head} | runs (max) | errors |",
-             "|---|---|---|" + "---|" * (4 * len(CONCURRENCY)) + "---|---|"]
-    for name, protocol, batch in rows_seen:
-        cells = [results[(name, protocol, batch, c)] for c in CONCURRENCY]
-        numbers = " | ".join(f"{c['rps']:.0f} | {c['p50']:.2f} | {c['p99']:.2f} | {c['others']:.2f}" for c in cells)
-        lines.append(f"| {name} | {protocol} | {batch} | {numbers} | "
-                     f"{max(c['runs'] for c in cells)} | {sum(c['errors'] for c in cells)} |")
-    for name, why in failed.items():  # a server that never answered keeps its row, and says why
-        lines.append(f"| {name} | | | did not start: {why} |" + " |" * (4 * len(CONCURRENCY) + 1))
-    for batch in (1, 100):
-        lines.append(f"| in-process `predict` (1 thread) | | {batch} | {1000 / floor_ms[batch]:.0f} | "
-                     f"{floor_ms[batch]:.2f} |" + " |" * (4 * len(CONCURRENCY) - 2) + " | |")
-    lines += ["", f"Each cell ran `wrk` for {DURATION} s, and again (up to {RERUNS + 1} runs, the quietest kept) "
-              f"while other processes used more than {QUIET} cores; \"others' CPU\" (cores) is what they used "
-              f"during the kept run: above {QUIET} the cell's numbers are not those of a quiet machine."]
-    lines += ["", *ratios(results, cores)]
-    lines += ["", "| server | cold start → first prediction (s) | memory after load, PSS MiB |", "|---|---|---|"]
-    lines += [f"| {name} | {cold[name]:.2f} | {memory.get(name, 0):.0f} |" for name in cold]
-    if router:
-        d, r = router["direct"], router["routed"]
-        lines += ["", f"| router overhead (c=1, 1 row, {cores}-worker server; best of {router['runs']} "
-                      "alternated runs) | req/s | p50 ms | p99 ms |",
-                  "|---|---|---|---|",
-                  f"| straight to the endpoint | {d['rps']:.0f} | {d['p50']:.2f} | {d['p99']:.2f} |",
-                  f"| through the local router | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |",
-                  f"| added by the router | | {r['p50'] - d['p50']:+.2f} | {r['p99'] - d['p99']:+.2f} |"]
-    profile = Path(__file__).with_name("PROFILE.md")
-    if profile.exists():
-        lines += ["", profile.read_text(encoding="utf-8").strip()]
-    return "\n".join(lines)
-
-
-def ratios(results, cores) -> list[str]:
-    """Ours against the floor with as many processes and against KServe, at the issue's cells:
-    c=1 against one process, c=8 and c=64 against ``cores`` of them; V2 against the floor's V1
-    (the floor speaks one protocol) and KServe's V2."""
-    ours1, oursn = "merlin-jupyter, 1 worker", f"merlin-jupyter, {cores} workers"
-    floor1, floorn = "floor: tornado + pyfunc, 1 process", f"floor: tornado + pyfunc, {cores} processes"
-    kserve = next((name for name, *_ in results if name.startswith("KServe")), None)
-    out = ["| ours ÷ peer | rows | req/s | p99 | target |", "|---|---|---|---|---|"]
-
-    def line(mine, protocol, theirs, their_protocol, c, batch, target):
-        a, b = results.get((mine, protocol, batch, c)), results.get((theirs, their_protocol, batch, c))
-        if a and b and b["rps"] and b["p99"]:
-            out.append(f"| {mine} {protocol} vs {theirs} {their_protocol}, c={c} | {batch} | "
-                       f"{a['rps'] / b['rps']:.2f}× | {a['p99'] / b['p99']:.2f}× | {target} |")
-
-    for batch in (1, 100):
-        line(ours1, "V1", floor1, "V1", 1, batch, "req/s ≥ 0.9×")
-        for protocol in ("V1", "V2"):
-            line(oursn, protocol, floorn, "V1", 8, batch, "req/s ≥ 0.9×, p99 ≤ 1.2×")
-            line(oursn, protocol, floorn, "V1", 64, batch, "")
-            if kserve:
-                line(oursn, protocol, kserve, protocol, 8, batch, "p99 < 1×")
-    return out
 
 
 if __name__ == "__main__":
