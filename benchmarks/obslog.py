@@ -2,9 +2,10 @@
 
 Both servers (same model, one worker per core) run side by side and are loaded in turn, off,
 on, on, off, ... (the order turns each round, so neither always goes first), with `wrk` on one
-row for ``DURATION`` s per cell, so drift in the machine's load falls on both. Reported: req/s and p99 per concurrency (the median round of each:
-one 3 s cell of either server swings by 10-20 % between rounds, both ways, and the best of a few
-rounds keeps one lucky cell),
+row for ``DURATION`` s per cell, so drift in the machine's load falls on both. Reported: req/s
+and p99 per concurrency (the median round of each: one 3 s cell of either server swings by
+10-20 % between rounds, both ways, and the best of a few rounds keeps one lucky cell), the
+loss, the loss of each round's back-to-back pair (median and range: what the noise is),
 the loss, and that every logged request is in the Parquet files (rows read back with DuckDB,
 drops counted by the server). Run by ``make bench`` or alone: ``python -m benchmarks.obslog``.
 """
@@ -23,7 +24,7 @@ import httpx
 from .serving import DURATION, Running, Target, free_port, train, wrk
 
 CONCURRENCY = (1, 8, 64)
-ROUNDS = 5
+ROUNDS = int(os.environ.get("MERLIN_BENCH_ROUNDS", "9"))
 
 
 def target(model: Path, log_dir: Path | None) -> Target:
@@ -125,17 +126,23 @@ def cpu_seconds(server: Running) -> float:
 
 def render(results, answered: int, rows: int, lost: int, per_request: dict[str, float],
            load: tuple[float, float]) -> str:
-    lines = ["| connections | req/s off | req/s on | loss | p99 off (ms) | p99 on (ms) | non-2xx off / on |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| connections | req/s off | req/s on | loss | loss, paired rounds: median (range) | "
+             "p99 off (ms) | p99 on (ms) | non-2xx off / on |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for connections in CONCURRENCY:
-        best = {name: sorted(results[(name, connections)], key=lambda c: c["rps"])[ROUNDS // 2]
-                for name in ("logging off", "logging on")}
+        cells = {name: results[(name, connections)] for name in ("logging off", "logging on")}
+        best = {name: sorted(cells[name], key=lambda c: c["rps"])[ROUNDS // 2] for name in cells}
         a, b = best["logging off"], best["logging on"]
         loss = 100 * (a["rps"] - b["rps"]) / a["rps"] if a["rps"] else 0.0
+        # Each round loads the two servers back to back: its own loss sees the same machine twice.
+        paired = sorted(100 * (x["rps"] - y["rps"]) / x["rps"]
+                        for x, y in zip(cells["logging off"], cells["logging on"]) if x["rps"])
+        spread = (f"{paired[len(paired) // 2]:.1f} % ({paired[0]:.1f} to {paired[-1]:.1f} %)"
+                  if paired else "")
         # every answer of every round: an error answered fast would pass for throughput
-        errors = [sum(c["errors"] for c in results[(name, connections)]) for name in ("logging off", "logging on")]
-        lines.append(f"| {connections} | {a['rps']:.0f} | {b['rps']:.0f} | {loss:.1f} % | {a['p99']:.2f} | "
-                     f"{b['p99']:.2f} | {errors[0]} / {errors[1]} |")
+        errors = [sum(c["errors"] for c in cells[name]) for name in ("logging off", "logging on")]
+        lines.append(f"| {connections} | {a['rps']:.0f} | {b['rps']:.0f} | {loss:.1f} % | {spread} | "
+                     f"{a['p99']:.2f} | {b['p99']:.2f} | {errors[0]} / {errors[1]} |")
     off_us, on_us = (1e6 * per_request[name] for name in ("logging off", "logging on"))
     lines += ["", f"Server CPU per prediction (all cells, the server's processes' user + system time over "
                   f"the predictions its /metrics counted): {off_us:.0f} µs off, {on_us:.0f} µs on "
