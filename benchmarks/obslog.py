@@ -5,8 +5,8 @@ on, on, off, ... (the order turns each round, so neither always goes first), wit
 row for ``DURATION`` s per cell, so drift in the machine's load falls on both. Reported: req/s
 and p99 per concurrency (the median round of each: one 3 s cell of either server swings by
 10-20 % between rounds, both ways, and the best of a few rounds keeps one lucky cell), the
-loss, the loss of each round's back-to-back pair (median and range: what the noise is),
-the loss, and that every logged request is in the Parquet files (rows read back with DuckDB,
+loss, the loss of each round's back-to-back pair (median and range: what the noise is), and
+that every logged request is in the Parquet files (rows read back with DuckDB,
 drops counted by the server). Run by ``make bench`` or alone: ``python -m benchmarks.obslog``.
 """
 from __future__ import annotations
