@@ -92,6 +92,19 @@ def orphaned(parent: int) -> bool:
     return os.getppid() != parent
 
 
+def listen_at(path: str, backlog: int) -> socket.socket:
+    """A Unix socket listening at ``path``, which appears only now, when it can be used (the
+    control plane waits for the path); accepts time out every ``PARENT_CHECK`` seconds."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)
+    server.bind(path + ".tmp")
+    os.rename(path + ".tmp", path)
+    server.listen(backlog)
+    server.settimeout(PARENT_CHECK)
+    return server
+
+
 def read_message(connection: socket.socket) -> dict:
     """One JSON message, up to its newline (the control plane's assignment)."""
     connection.settimeout(10)
@@ -110,13 +123,7 @@ def wait_for_assignment(path: str, parent: int | None = None) -> dict:
     Exits (code 0) when ``parent`` is no longer this process's parent."""
     if parent is not None and orphaned(parent):
         sys.exit(0)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if os.path.exists(path):
-        os.unlink(path)
-    server.bind(path + ".tmp")
-    os.rename(path + ".tmp", path)  # the socket appears only when it can be used
-    server.listen(1)
-    server.settimeout(PARENT_CHECK)
+    server = listen_at(path, 1)
     while True:
         try:
             connection, _ = server.accept()

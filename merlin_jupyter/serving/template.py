@@ -22,7 +22,7 @@ import signal
 import socket
 import sys
 
-from .standby import PARENT_CHECK, become, orphaned, read_message, warm_up
+from .standby import become, listen_at, orphaned, read_message, warm_up
 from .workers import exited_children
 
 
@@ -50,13 +50,7 @@ def run_template(path: str, prefix: str, parent: int | None = None) -> list[str]
     warm_up()
     gc.collect()
     gc.freeze()  # the collector never writes to (and so never copies) the template's objects
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if os.path.exists(path):
-        os.unlink(path)
-    server.bind(path + ".tmp")
-    os.rename(path + ".tmp", path)  # the socket appears only once the template is warm
-    server.listen(16)
-    server.settimeout(PARENT_CHECK)
+    server = listen_at(path, 16)  # after warm_up: the socket appears only once the template is warm
     signal.signal(signal.SIGCHLD, _reaper(prefix))
     while True:
         try:
