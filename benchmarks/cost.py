@@ -26,6 +26,7 @@ from benchmarks.procmem import pss_mib as pss, uss_mib as uss  # noqa: E402
 from tests.conftest import ControlPlaneProcess, log_version, sklearn_model  # noqa: E402
 
 IDLE = 2.0  # scale_to_zero_after for this run
+MLFLOW_IDLE = 5.0  # mlflow_idle_stop for this run
 WINDOW = 4.0  # autoscale_window for this run
 BEFORE = {"running 10": "2,048 MiB", "running 1": "205 MiB", "back to back": "~0.5 s / ~9 s alternating"}
 
@@ -123,7 +124,8 @@ def main() -> str:
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as home:
         cp = ControlPlaneProcess(Path(home), extra_args=[
-            f"--MerlinApp.scale_to_zero_after={IDLE}", f"--MerlinApp.autoscale_window={WINDOW}"]).start()
+            f"--MerlinApp.scale_to_zero_after={IDLE}", f"--MerlinApp.autoscale_window={WINDOW}",
+            f"--MerlinApp.mlflow_idle_stop={MLFLOW_IDLE}"]).start()
         try:
             api = cp.client()
             wait_for_warm_standby(cp)
@@ -131,12 +133,20 @@ def main() -> str:
             roles = owned(cp)
             alone = pss(roles.get("template", []))  # the template before any server shares it
             plane = pss([psutil.Process(cp.proc.pid)])
-            rows.append(("idle control plane + template", f"{plane + alone:,.0f} MiB (control plane "
-                         f"{plane:,.0f}, template {alone:,.0f})", "target ≤ 400 MiB"))
+            rows.append(("idle control plane + template, MLflow not used yet", f"{plane + alone:,.0f} MiB "
+                         f"(control plane {plane:,.0f}, template {alone:,.0f})", "target ≤ 400 MiB"))
             _, project = api.post("/projects", json={"name": "cost-bench"})
             _, model = api.post(f"/projects/{project['id']}/models", json={"name": "cost", "type": "sklearn"})
             clf, sample = sklearn_model()
             versions = [log_version(cp, api, model["id"], clf, sample)["id"] for _ in range(10)]
+            used = pss(cp.mlflow_servers())
+            wait(lambda: not cp.mlflow_servers(), MLFLOW_IDLE * 10)  # its idle stop
+            time.sleep(1)
+            plane, alone = pss([psutil.Process(cp.proc.pid)]), pss(owned(cp).get("template", []))
+            rows.append((f"  the same after 10 versions were logged and MLflow idled {MLFLOW_IDLE:g} s",
+                         f"{plane + alone:,.0f} MiB (control plane {plane:,.0f}, template {alone:,.0f}); "
+                         f"the MLflow server's process, while it ran: {used:,.0f} MiB",
+                         "455 MiB (MLflow inside the control plane, for good)"))
 
             # Running: ten endpoints (one worker each, the default replica range 1-1).
             times, running = [], []

@@ -13,6 +13,7 @@ import time
 from typing import Any, Iterator
 
 import httpx
+import psutil
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -99,6 +100,18 @@ class ControlPlaneProcess:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"control plane did not start:\n{self.log_tail()}")
+
+    def mlflow_servers(self) -> list[psutil.Process]:
+        """Its hosted MLflow tracking server's process, while that runs."""
+        found = []
+        for child in psutil.Process(self.proc.pid).children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and \
+                        "merlin_jupyter_server.mlflow_server" in child.cmdline():
+                    found.append(child)
+            except psutil.Error:
+                continue  # gone, or a zombie not yet reaped
+        return found
 
     def log_tail(self, size: int = 3000) -> str:
         """The end of its log without the answers to the readiness polls (a server whose

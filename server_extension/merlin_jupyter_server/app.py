@@ -53,9 +53,16 @@ class MerlinApp(ExtensionApp):
     mlflow_preload = Bool(
         False,
         config=True,
-        help="Import the hosted MLflow tracking server when this server starts (about 120 MiB "
-        "from the start, used or not) instead of on its first use (that request waits a few "
-        "seconds for the import).",
+        help="Start the hosted MLflow tracking server (its own process, ~150 MiB while it runs) "
+        "when this server starts, instead of when it is first wanted (that request waits the "
+        "few seconds of its start).",
+    )
+    mlflow_idle_stop = Float(
+        600.0,
+        config=True,
+        help="Seconds without a request after which the hosted MLflow tracking server's process "
+        "is stopped, freeing its memory; the next request starts it again (a few seconds). "
+        "0: never stopped.",
     )
     mlflow_artifact_root = Unicode(
         "",
@@ -210,7 +217,8 @@ class MerlinApp(ExtensionApp):
                 private_file(os.path.join(mlflow_dir, "mlflow.db"))
                 store_uri = "sqlite:///" + os.path.join(mlflow_dir, "mlflow.db")
             artifact_root = self.mlflow_artifact_root or os.path.join(mlflow_dir, "artifacts")
-            host = MlflowHost(store_uri, artifact_root, url_path_join(base_url, "merlin/mlflow"))
+            host = MlflowHost(store_uri, artifact_root, url_path_join(base_url, "merlin/mlflow"),
+                              run_dir=os.path.join(mlflow_dir, "run"), idle_stop=self.mlflow_idle_stop)
             host.start(preload=self.mlflow_preload)
             tracking_uri = url_path_join(self.public_url or self._server_url(), "merlin/mlflow")
         self.mlflow_host = host
@@ -223,9 +231,7 @@ class MerlinApp(ExtensionApp):
                 db_url=self.db_url or "sqlite:///" + os.path.join(self.data_dir, "merlin.db"),
                 tracking_uri=tracking_uri,
                 state_dir=self.data_dir,
-                mlflow_store_uri=host.store_uri if host else None,
-                mlflow_artifact_root=host.artifact_root if host else None,
-                mlflow_wait_ready=host.wait_loaded if host else None,
+                mlflow_host=host,
                 environments=list(self.environments),
                 local_environment=dict(self.local_environment),
                 python=self.model_server_python or sys.executable,

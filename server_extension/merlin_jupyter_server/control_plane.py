@@ -42,9 +42,7 @@ class Settings:
     db_url: str
     tracking_uri: str  # what clients log to (shown as each project's mlflow_tracking_url)
     state_dir: str
-    mlflow_store_uri: str | None = None  # set when the control plane hosts the tracking store
-    mlflow_artifact_root: str | None = None
-    mlflow_wait_ready: Callable[[], None] | None = None
+    mlflow_host: Any = None  # the hosted tracking server (MlflowHost), when there is one
     environments: list[dict[str, Any]] = field(default_factory=list)
     local_environment: dict[str, Any] = field(default_factory=dict)
     python: str = ""
@@ -67,10 +65,7 @@ class ControlPlane:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.db = Database(settings.db_url)
-        self.mlflow = MlflowGateway(
-            settings.tracking_uri, settings.mlflow_store_uri, settings.mlflow_artifact_root,
-            settings.mlflow_wait_ready,
-        )
+        self.mlflow = MlflowGateway(settings.tracking_uri, settings.mlflow_host)
         self.environments = EnvironmentService(self.db)
         self.environments.sync_from_config(settings.environments, settings.local_environment)
         self.projects = ProjectService(self.db, settings.tracking_uri)

@@ -1,97 +1,215 @@
-"""Hosts MLflow's tracking server inside this Jupyter server, under ``{base_url}merlin/mlflow``.
+"""Hosts MLflow's tracking server for this control plane, under ``{base_url}merlin/mlflow``.
 
-Why in-process: a separate ``mlflow server`` takes 10-50 s to start on a small machine and
-~450 MB; mounted here it is ready once its import finishes in a background thread, shares
-Jupyter's authentication (MLflow clients send the token as ``MLFLOW_TRACKING_TOKEN``), and both
-current MLflow and the MLflow 1.26 client of merlin-sdk can log to it over HTTP. Artifacts are
-not proxied: the artifact root is a local directory every local client writes to directly.
+The server runs in a child process (``mlflow_server.py``) on an owner-only Unix socket; the
+control plane forwards to it (the mount in ``routes/mlflow.py``, behind Jupyter's authentication)
+and calls its REST API for experiments and runs (``services/mlflow_gateway.py``). The child is
+started when MLflow is first wanted and stopped after ``idle_stop`` seconds without a request:
+MLflow's server with pandas, scipy and Flask is ~150 MiB, which a control plane that imported it
+once would keep for good. A request that finds it stopped waits the few seconds of its start.
 
-MLflow's server (with pandas, numpy and Flask) is imported when Merlin is first used (its API
-or this mount is called), not at start, unless ``MerlinApp.mlflow_preload``: a control plane
-that no one uses costs ~120 MiB less.
+Why hosted at all, rather than a user-run ``mlflow server``: it needs no set-up, shares Jupyter's
+authentication (MLflow clients send the token as ``MLFLOW_TRACKING_TOKEN``), and both current
+MLflow and the MLflow 1.26 client of merlin-sdk log to it over HTTP. Artifacts are not proxied:
+the artifact root is a local directory every local client writes to directly.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
+import subprocess
+import sys
+import tempfile
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+import time
+from typing import AsyncIterator, Iterator
 
-from .leadership import migration_lock
-from .store.db import MIGRATION_LOCK
+import httpx
+
+from .deployers.local_process import size, tail
+from .errors import Unavailable
+from .private_files import private_dir
+
+log = logging.getLogger("merlin_jupyter_server.mlflow")
+MAX_SOCKET_PATH = 100  # Unix socket paths are limited to ~108 bytes
+FAILED = "merlin-mlflow: failed:"  # how mlflow_server.py says why it exits
 
 
 class MlflowHost:
-    def __init__(self, store_uri: str, artifact_root: str, prefix: str, workers: int = 4):
+    """The hosted tracking server's process: started when wanted, stopped when idle."""
+
+    def __init__(self, store_uri: str, artifact_root: str, prefix: str, run_dir: str,
+                 idle_stop: float = 600.0, start_timeout: float = 120.0, python: str = sys.executable):
         self.store_uri = store_uri
         self.artifact_root = artifact_root
-        self.prefix = prefix.rstrip("/")
-        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="merlin-mlflow")
-        self._container: Future = Future()
-        self._loading = threading.Lock()
-        self._started = False
+        self.prefix = prefix.rstrip("/") or "/"
+        self.idle_stop = idle_stop
+        self.start_timeout = start_timeout
+        self.python = python
+        private_dir(run_dir)
+        self.log_path = os.path.join(run_dir, "mlflow-server.log")
+        self.socket_path = os.path.join(run_dir, "mlflow.sock")
+        if len(self.socket_path) > MAX_SOCKET_PATH:
+            self.socket_path = os.path.join(tempfile.mkdtemp(prefix="merlin-mlflow-"), "mlflow.sock")
+        self.starts = 0  # how many times the server was started (the tests and the benchmark read it)
+        self._proc: subprocess.Popen | None = None
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()  # one start or stop at a time
+        self._in_flight = 0
+        self._last_used = time.monotonic()
+        self._counted = threading.Lock()
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
 
-    def start(self, preload: bool = True) -> None:
-        # MLflow's server app reads its stores from these variables when it first needs them.
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self, preload: bool = False) -> None:
         if "://" not in self.artifact_root:  # a directory here (s3:// roots need none)
             os.makedirs(self.artifact_root, exist_ok=True)
-        os.environ["_MLFLOW_SERVER_FILE_STORE"] = self.store_uri
-        os.environ["_MLFLOW_SERVER_REGISTRY_STORE"] = self.store_uri
-        os.environ["_MLFLOW_SERVER_ARTIFACT_ROOT"] = self.artifact_root
-        os.environ["_MLFLOW_SERVER_SERVE_ARTIFACTS"] = "false"
         if preload:
-            self.begin()
+            threading.Thread(target=self._preload, name="merlin-mlflow-start", daemon=True).start()
 
-    def begin(self) -> None:
-        """Start importing MLflow's server in the background (once)."""
-        with self._loading:
-            if not self._started:
-                self._started = True
-                self.executor.submit(self._load)
-
-    def _load(self) -> None:
+    def _preload(self) -> None:
         try:
-            from mlflow.server import app as flask_app
-            from mlflow.server import handlers
-            from tornado.wsgi import WSGIContainer
+            self.ensure()
+        except Unavailable as exc:
+            log.warning("%s", exc.message)
 
-            # The app caches its stores in module globals: a second host in this process (tests
-            # start several servers) must not log into the first one's store.
-            handlers._tracking_store = handlers._model_registry_store = handlers._artifact_repo = None
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
-            self._container.set_result(
-                WSGIContainer(self._mounted(flask_app, handlers), executor=self.executor))
-        except BaseException as exc:  # noqa: BLE001 - reported on every request instead
-            self._container.set_exception(exc)
+    def ensure(self) -> None:
+        """Start the server unless it runs, and wait until it answers. Blocking: call it from a
+        worker thread. Raises Unavailable, with the server's own last lines, if it cannot start."""
+        with self._lock:
+            if self._closed.is_set():
+                raise Unavailable("The control plane is stopping: MLflow is not available.")
+            if self.running:
+                return
+            if self._proc is not None:
+                log.warning("the MLflow tracking server had exited (%s); starting it again",
+                            self._proc.returncode)
+            self._spawn()
+            self._wait_ready()
 
-    def _mounted(self, app: Callable, handlers: Any) -> Callable:
-        prefix = self.prefix
-        opened = []
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        env.update(_MLFLOW_SERVER_FILE_STORE=self.store_uri, _MLFLOW_SERVER_REGISTRY_STORE=self.store_uri,
+                   _MLFLOW_SERVER_ARTIFACT_ROOT=self.artifact_root, _MLFLOW_SERVER_SERVE_ARTIFACTS="false",
+                   PYTHONUNBUFFERED="1")
+        env.pop("MLFLOW_TRACKING_URI", None)  # the server is the store, not a client of one
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        self._log_start = size(self.log_path)
+        with os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
+            # stdin is a pipe the child watches: when this process ends, however it ends, the
+            # kernel closes it and the child exits (a SIGKILLed control plane leaves no server).
+            self._proc = subprocess.Popen(
+                [self.python, "-m", "merlin_jupyter_server.mlflow_server", "--socket", self.socket_path,
+                 "--prefix", self.prefix],
+                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True)
+        self.starts += 1
+        self._client = None
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch_idle, name="merlin-mlflow-idle", daemon=True)
+            self._watcher.start()
 
-        def mounted(environ: dict[str, Any], start_response: Callable) -> Any:
-            if not opened:
-                # MLflow opens its store on first use, creating its tables on a new database,
-                # with Alembic: that must not overlap the control plane's own first open of it
-                # (or any other migration in this process), which fails ("KeyError: 'script'").
-                with MIGRATION_LOCK, migration_lock(self.store_uri):
-                    handlers._get_tracking_store()
-                opened.append(True)
-            path = environ.get("PATH_INFO", "")
-            environ["SCRIPT_NAME"] = prefix
-            environ["PATH_INFO"] = path[len(prefix):] if path.startswith(prefix) else path
-            return app(environ, start_response)
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        client = httpx.Client(transport=httpx.HTTPTransport(uds=self.socket_path), timeout=5)
+        try:
+            while True:
+                if self._proc.poll() is not None:
+                    raise Unavailable(self._failed(f"it exited with code {self._proc.returncode}"))
+                if os.path.exists(self.socket_path):
+                    try:
+                        if client.get("http://localhost/health").status_code == 200:
+                            log.info("MLflow tracking server started (pid %d)", self._proc.pid)
+                            return
+                    except httpx.HTTPError:
+                        pass
+                if time.monotonic() > deadline:
+                    self._terminate()
+                    raise Unavailable(self._failed(f"it did not answer within {self.start_timeout:g} s"))
+                time.sleep(0.05)
+        finally:
+            client.close()
 
-        return mounted
+    def _failed(self, why: str) -> str:
+        lines = [line for line in tail(self.log_path, 20, self._log_start) if line.strip()]
+        said = next((line for line in reversed(lines) if line.startswith(FAILED)), "")
+        last = said[len(FAILED):].strip() if said else " ".join(lines[-3:])
+        return (f"The MLflow tracking server could not start ({why}): {last or 'it wrote nothing'} "
+                f"Its log: {self.log_path}.")
 
-    def wait_loaded(self, timeout: float = 300.0) -> None:
-        """Block until MLflow's server is imported (from a worker thread only)."""
-        self.begin()
-        self._container.result(timeout)
+    def _watch_idle(self) -> None:
+        while not self._closed.wait(min(5.0, max(0.2, self.idle_stop / 4))):
+            if self.idle_stop <= 0 or not self.running:
+                continue
+            with self._counted:
+                idle = self._in_flight == 0 and time.monotonic() - self._last_used > self.idle_stop
+            if idle:
+                with self._lock:
+                    with self._counted:  # a request may have come in while the lock was awaited
+                        idle = self._in_flight == 0 and time.monotonic() - self._last_used > self.idle_stop
+                    if idle and self.running:
+                        log.info("MLflow tracking server idle for %g s: stopping it", self.idle_stop)
+                        self._terminate()
 
-    async def container(self, timeout: float = 120.0) -> Any:
-        self.begin()
-        return await asyncio.wait_for(asyncio.wrap_future(self._container), timeout)
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def stop(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._closed.set()
+        with self._lock:
+            self._terminate()
+
+    # -- use --------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Counts a request: the server is not stopped for idleness while one is in flight."""
+        with self._counted:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._counted:
+                self._in_flight -= 1
+                self._last_used = time.monotonic()
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[httpx.Client]:
+        """A client of the running server (started if it was not). Blocking."""
+        with self.in_use():
+            self.ensure()
+            client = self._client
+            if client is None:
+                client = self._client = httpx.Client(
+                    transport=httpx.HTTPTransport(uds=self.socket_path), base_url="http://localhost/",
+                    timeout=httpx.Timeout(300, connect=10))
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def async_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The same, for the event loop: the start (if any) waits in a worker thread."""
+        with self.in_use():
+            await asyncio.get_running_loop().run_in_executor(None, self.ensure)
+            # One per request: it lives on this loop, and a restarted server is a new socket.
+            async with httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=self.socket_path),
+                                         base_url="http://localhost", timeout=httpx.Timeout(300, connect=10)) as client:
+                yield client

@@ -8,12 +8,13 @@ from merlin_jupyter_server.services.deployments import DeploymentStateService
 from merlin_jupyter_server.services.endpoints import EndpointService
 from merlin_jupyter_server.services.environments import EnvironmentService
 from merlin_jupyter_server.services.events import EventService
-from merlin_jupyter_server.services.mlflow_gateway import MlflowGateway
 from merlin_jupyter_server.services.model_endpoints import ModelEndpointService
 from merlin_jupyter_server.services.models import ModelService
 from merlin_jupyter_server.services.projects import ProjectService
 from merlin_jupyter_server.services.versions import VersionService
 from merlin_jupyter_server.store.db import Database
+
+from .conftest import mlflow_reader
 
 
 class Services:
@@ -37,16 +38,10 @@ class Services:
         return endpoint.id
 
 
-@pytest.fixture(scope="module")
-def mlflow_store(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("mlflow")
-    return MlflowGateway("http://tracking", f"sqlite:///{tmp}/mlflow.db", str(tmp / "artifacts"))
-
-
 @pytest.fixture
-def svc(db_url, mlflow_store) -> Services:
+def svc(db_url, mlflow_gateway) -> Services:
     """The services on SQLite and on PostgreSQL (db_url is parametrized in tests/conftest.py)."""
-    services = Services(db_url, mlflow_store)
+    services = Services(db_url, mlflow_gateway)
     yield services
     services.db.close()
 
@@ -81,9 +76,9 @@ def test_model_type_must_be_known(svc, model):
         svc.models.create(model.project_id, {"name": "other", "type": "keras"}, "alice")
 
 
-def test_model_is_an_mlflow_experiment_named_project_slash_model(svc, model, mlflow_store):
+def test_model_is_an_mlflow_experiment_named_project_slash_model(svc, model, hosted_mlflow):
     project = svc.projects.get(model.project_id)
-    experiment = mlflow_store._get_store().get_experiment_by_name(f"{project.name}/churn")
+    experiment = mlflow_reader(hosted_mlflow).get_experiment_by_name(f"{project.name}/churn")
     assert int(experiment.experiment_id) == model.mlflow_experiment_id
     with pytest.raises(Conflict):
         svc.models.create(model.project_id, {"name": "churn", "type": "sklearn"}, "alice")
@@ -100,11 +95,11 @@ def test_versions_count_per_model_and_page_newest_first(svc, model):
     assert [v.id for v in found] == [4]
 
 
-def test_version_is_an_mlflow_run_with_an_artifact_uri(svc, model):
+def test_version_is_an_mlflow_run_with_an_artifact_uri(svc, model, hosted_mlflow):
     version = svc.versions.create(model.id, {}, "alice")
     assert len(version.mlflow_run_id) == 32 and version.artifact_uri.endswith("/artifacts")
     # Named by its version in the MLflow UI, not by a placeholder shared by every run.
-    run = svc.versions.mlflow._get_store().get_run(version.mlflow_run_id)
+    run = mlflow_reader(hosted_mlflow).get_run(version.mlflow_run_id)
     assert run.info.run_name == f"{model.name}-v1"
 
 

@@ -6,7 +6,6 @@ tests start, tests/postgres.py), except those only one of them has.
 """
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 import threading
@@ -15,7 +14,7 @@ import time
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from merlin_jupyter_server.errors import Conflict, Unavailable
 from merlin_jupyter_server.services.endpoints import EndpointService
@@ -184,10 +183,9 @@ def test_concurrent_deploys_of_one_version_stop_at_two_with_distinct_revisions(d
         endpoints.redeploy(model_id, 1, failed.id, {}, "alice")
 
 
-@pytest.fixture(scope="module")
-def mlflow(tmp_path_factory) -> MlflowGateway:
-    tmp = tmp_path_factory.mktemp("mlflow")
-    return MlflowGateway("http://tracking", f"sqlite:///{tmp}/mlflow.db", str(tmp / "artifacts"))
+@pytest.fixture
+def mlflow(mlflow_gateway) -> MlflowGateway:
+    return mlflow_gateway
 
 
 def test_concurrent_creates_of_one_model_name_share_one_experiment(db, mlflow):

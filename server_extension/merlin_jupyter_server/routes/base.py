@@ -31,9 +31,6 @@ class MerlinHandler(ExtensionHandlerMixin, APIHandler):
         await super().prepare()
         # Servers that are never "started" (embedded, tests) begin reconciling on first use.
         self.merlin.start()
-        host = self.settings.get("merlin_mlflow")
-        if host is not None:
-            host.begin()  # Merlin is in use: its MLflow server is wanted soon (mlflow_host.py)
 
     @property
     def merlin(self):

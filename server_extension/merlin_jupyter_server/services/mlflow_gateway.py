@@ -1,89 +1,112 @@
 """The one seam to MLflow: experiments for models, runs for versions.
 
-Blocking (MLflow's APIs are synchronous); services call it from worker threads.
+Over MLflow's REST API, to the tracking server this control plane hosts (its own process, see
+``mlflow_host.py``) or to an external one: the control plane never imports MLflow, whose server
+and client bring pandas and scipy (~100 MiB) into a process that lives for days.
+
+Blocking (httpx's synchronous client); services call it from worker threads.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from typing import Any, Callable
+import time
+from typing import Any, Iterator
+
+import httpx
 
 from ..errors import Unavailable
-from ..leadership import migration_lock
-from ..store.db import MIGRATION_LOCK
+
+API = "api/2.0/mlflow/"
+
+
+class MlflowError(Exception):
+    """The tracking server answered an error (``error_code`` as MLflow names it)."""
+
+    def __init__(self, error_code: str, message: str):
+        super().__init__(message)
+        self.error_code = error_code
 
 
 class MlflowGateway:
     """Creates experiments and runs in the tracking store the control plane serves or uses.
 
-    ``store_uri`` + ``artifact_root``: the control plane hosts this store itself (the tracking
-    server is mounted under ``merlin/mlflow``), so it writes to it directly, not over HTTP.
-    ``tracking_uri`` alone: an external MLflow tracking server, reached with its client.
+    ``host``: the tracking server this control plane hosts (``MlflowHost``), reached on its
+    socket. Without it, the tracking server at ``public_uri``, with the credentials MLflow's own
+    client reads (``MLFLOW_TRACKING_TOKEN``, or ``MLFLOW_TRACKING_USERNAME`` and ``_PASSWORD``).
     """
 
-    def __init__(
-        self,
-        public_uri: str,
-        store_uri: str | None = None,
-        artifact_root: str | None = None,
-        wait_ready: "Callable[[], None] | None" = None,
-    ):
+    def __init__(self, public_uri: str, host: Any = None):
         self.public_uri = public_uri.rstrip("/")
-        # MLflow must not be imported by two threads at once: wait for the host's import.
-        self._wait_ready = wait_ready
-        self._store_uri = store_uri
-        self._artifact_root = artifact_root
-        self._store: Any = None
+        self._host = host
+        self._external: httpx.Client | None = None
         self._lock = threading.Lock()
 
     @property
     def ui_url(self) -> str:
         return self.public_uri if self.public_uri.startswith("http") else ""
 
-    def _get_store(self) -> Any:
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[httpx.Client]:
+        if self._host is not None:
+            with self._host.client() as client:
+                yield client
+            return
         with self._lock:
-            if self._store is None:
-                try:
-                    if self._wait_ready is not None:
-                        self._wait_ready()
-                    if self._store_uri:
-                        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+            if self._external is None:
+                self._external = _external_client(self.public_uri)
+        yield self._external
 
-                        # Its first open creates the tables with Alembic: one migration at a
-                        # time, in this process and (on PostgreSQL) among replicas.
-                        with MIGRATION_LOCK, migration_lock(self._store_uri):
-                            self._store = SqlAlchemyStore(self._store_uri, self._artifact_root)
-                    else:
-                        from mlflow.tracking import MlflowClient
+    def _call(self, method: str, endpoint: str, **request: Any) -> dict:
+        """One REST call; raises MlflowError for MLflow's answered errors, Unavailable when no
+        server answers."""
+        try:
+            with self._client() as client:
+                answer = client.request(method, API + endpoint, **request)
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"The MLflow tracking server at {self.public_uri} did not answer ({exc or type(exc).__name__}). "
+                "Check MerlinApp.mlflow_tracking_uri, or try again."
+            ) from exc
+        try:
+            payload = answer.json() if answer.content else {}
+        except ValueError:
+            payload = {"message": answer.text[:200]}
+        if answer.status_code >= 400:
+            raise MlflowError(str(payload.get("error_code", answer.status_code)),
+                              str(payload.get("message", answer.reason_phrase)))
+        return payload
 
-                        self._store = MlflowClient(tracking_uri=self.public_uri)
-                except Exception as exc:  # noqa: BLE001 - any store failure is "unavailable"
-                    raise Unavailable(
-                        f"The MLflow tracking store at {self.public_uri} cannot be opened ({exc}). "
-                        "Check MerlinApp.mlflow_tracking_uri."
-                    ) from exc
-            return self._store
+    def _experiment_by_name(self, name: str) -> dict | None:
+        try:
+            return self._call("GET", "experiments/get-by-name", params={"experiment_name": name})["experiment"]
+        except MlflowError as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
 
     def ensure_experiment(self, name: str) -> int:
         """The id of experiment ``name``, created if missing (an existing one is reused)."""
-        store = self._get_store()
         try:
-            experiment = store.get_experiment_by_name(name)
+            experiment = self._experiment_by_name(name)
             if experiment is None:
                 try:
-                    return int(store.create_experiment(name))
-                except Exception:  # noqa: BLE001 - a concurrent create of the same name won
-                    experiment = store.get_experiment_by_name(name)
+                    return int(self._call("POST", "experiments/create", json={"name": name})["experiment_id"])
+                except MlflowError:  # a concurrent create of the same name won
+                    experiment = self._experiment_by_name(name)
                     if experiment is None:
                         raise
-            if getattr(experiment, "lifecycle_stage", "active") == "deleted":
+            if experiment.get("lifecycle_stage", "active") == "deleted":
+                ident = experiment["experiment_id"]
                 try:
-                    store.restore_experiment(experiment.experiment_id)
-                except Exception:  # noqa: BLE001 - restored by a concurrent create
-                    if store.get_experiment(experiment.experiment_id).lifecycle_stage != "active":
+                    self._call("POST", "experiments/restore", json={"experiment_id": ident})
+                except MlflowError:  # restored by a concurrent create
+                    got = self._call("GET", "experiments/get", params={"experiment_id": ident})["experiment"]
+                    if got.get("lifecycle_stage") != "active":
                         raise
-            return int(experiment.experiment_id)
-        except Exception as exc:  # noqa: BLE001
+            return int(experiment["experiment_id"])
+        except MlflowError as exc:
             raise Unavailable(
                 f"Could not create the MLflow experiment {name!r}: {exc}. "
                 f"Check that the tracking store at {self.public_uri} is reachable."
@@ -95,67 +118,48 @@ class MlflowGateway:
         The run carries no tags: its tags are its user's (Merlin's SDK lists them all back),
         and which version it belongs to is kept in this control plane's store.
         """
-        import time
-
-        store = self._get_store()
         try:
-            if self._store_uri:
-                run = store.create_run(
-                    experiment_id=str(experiment_id),
-                    user_id="merlin",
-                    start_time=int(time.time() * 1000),
-                    tags=[],
-                    run_name=run_name,
-                )
-            else:
-                run = store.create_run(str(experiment_id), run_name=run_name)
-            self._drop_run_name_tag(run.info.run_id)
-        except Exception as exc:  # noqa: BLE001
+            info = self._call("POST", "runs/create", json={
+                "experiment_id": str(experiment_id), "user_id": "merlin", "run_name": run_name,
+                "start_time": int(time.time() * 1000), "tags": []})["run"]["info"]
+            self._drop_run_name_tag(info["run_id"])
+        except MlflowError as exc:
             raise Unavailable(
                 f"Could not create an MLflow run in experiment {experiment_id}: {exc}."
             ) from exc
-        return run.info.run_id, run.info.artifact_uri
+        return info["run_id"], info["artifact_uri"]
 
     def rename_run(self, run_id: str, run_name: str) -> None:
         """Give a run its final name (in the MLflow UI, runs are listed by name)."""
         try:
-            if self._store_uri:
-                from mlflow.entities import RunStatus
-
-                store = self._get_store()
-                status = store.get_run(run_id).info.status
-                store.update_run_info(run_id, RunStatus.from_string(status), None, run_name)
-            else:
-                self._get_store().update_run(run_id, name=run_name)
+            self._call("POST", "runs/update", json={"run_id": run_id, "run_name": run_name})
             self._drop_run_name_tag(run_id)
-        except Exception as exc:  # noqa: BLE001
+        except MlflowError as exc:
             raise Unavailable(f"Could not rename MLflow run {run_id}: {exc}.") from exc
 
     def delete_run(self, run_id: str) -> None:
         """Move a deleted version's run to MLflow's trash (restorable, as MLflow deletes)."""
-        self._delete("run", run_id, lambda store: store.delete_run(run_id))
+        self._delete("run", run_id, "runs/delete", {"run_id": run_id})
 
     def delete_experiment(self, experiment_id: int) -> None:
         """Move a deleted model's experiment to MLflow's trash; a model created again with the
         same name restores it (``ensure_experiment``)."""
-        self._delete("experiment", experiment_id, lambda store: store.delete_experiment(str(experiment_id)))
+        self._delete("experiment", experiment_id, "experiments/delete", {"experiment_id": str(experiment_id)})
 
-    def _delete(self, what: str, ident: Any, call: Callable[[Any], None]) -> None:
+    def _delete(self, what: str, ident: Any, endpoint: str, request: dict) -> None:
         try:
-            call(self._get_store())
-        except Exception as exc:  # noqa: BLE001
-            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or \
-                    "already deleted" in str(exc) or "must be in the 'active' state" in str(exc):
+            self._call("POST", endpoint, json=request)
+        except MlflowError as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "already deleted" in str(exc) or \
+                    "must be in the 'active' state" in str(exc):
                 return  # gone already: what deleting wants
             raise Unavailable(f"Could not delete MLflow {what} {ident}: {exc}.") from exc
 
     def _drop_run_name_tag(self, run_id: str) -> None:
         # MLflow mirrors a run's name into an "mlflow.runName" tag; the name itself lives in
         # the run's info, which is what the MLflow UI shows, so the tag is not needed.
-        try:
-            self._get_store().delete_tag(run_id, "mlflow.runName")
-        except Exception:  # noqa: BLE001 - a store that never added it
-            pass
+        with contextlib.suppress(MlflowError):  # a store that never added it
+            self._call("POST", "runs/delete-tag", json={"run_id": run_id, "key": "mlflow.runName"})
 
     def model_location(self, experiment_id: int, run_id: str, artifact_uri: str) -> str:
         """Where the version's model lives.
@@ -172,15 +176,13 @@ class MlflowGateway:
             if local is None or os.listdir(local):
                 return in_run
         try:
-            store = self._get_store()
-            found = store.search_logged_models(
-                experiment_ids=[str(experiment_id)], filter_string=f"source_run_id = '{run_id}'"
-            )
-        except Exception:  # noqa: BLE001 - an old tracking server without logged models
+            found = [model.get("info", {}) for model in self._call("POST", "logged-models/search", json={
+                "experiment_ids": [str(experiment_id)], "filter": f"source_run_id = '{run_id}'"}).get("models", [])]
+        except (MlflowError, Unavailable):  # an old tracking server without logged models
             found = []
-        models = sorted(found, key=lambda m: (m.name != "model", -(m.creation_timestamp or 0)))
-        if models:
-            return models[0].artifact_location
+        models = sorted(found, key=lambda m: (m.get("name") != "model", -int(m.get("creation_timestamp_ms") or 0)))
+        if models and models[0].get("artifact_uri"):
+            return models[0]["artifact_uri"]
         raise DeploymentError(
             f"MLflow run {run_id} has no model logged, so there is nothing to serve. Log one in "
             "this version's run (merlin.log_model(...), mlflow.<flavor>.log_model(..., name='model') "
@@ -194,3 +196,15 @@ def _local_path(uri: str) -> str | None:
     if uri.startswith("/"):
         return uri
     return None
+
+
+def _external_client(uri: str) -> httpx.Client:
+    """A client of an external tracking server, authenticated as MLflow's own client would be."""
+    headers, auth = {}, None
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        headers["Authorization"] = f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
+    elif os.environ.get("MLFLOW_TRACKING_USERNAME"):
+        auth = (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+    insecure = os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("1", "true")
+    return httpx.Client(base_url=uri.rstrip("/") + "/", headers=headers, auth=auth, verify=not insecure,
+                        timeout=httpx.Timeout(120, connect=10))
