@@ -26,17 +26,17 @@ import signal
 import sys
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable
 
-import tornado.httpserver
-import tornado.web
-
+from . import http1
 from .router_metrics import RouterMetrics
-from .router_proxy import RouterServer
-from .upstream import Upstream
+from .router_proxy import PREDICT_PATH, Relay
+from .upstream import Upstream, request_head
 
 log = logging.getLogger("merlin.router")
 TOKEN_ENV = "MERLIN_ROUTER_TOKEN"
+STOP_GRACE = 20.0  # seconds a stop waits for the requests in flight
+MAX_BODY = 100 * 1024 * 1024  # bytes; a model server has its own, usually smaller, limit
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,16 @@ class Destination:
     def __post_init__(self) -> None:
         # Worked out once per rule, not per request.
         url = urllib.parse.urlsplit(self.base)
-        object.__setattr__(self, "address", (url.hostname, url.port or 80))
-        object.__setattr__(self, "paths", {"v1": f"/v1/models/{self.model_name}:predict",
-                                           "v2": f"/v2/models/{self.model_name}/infer"})
+        address = (url.hostname, url.port or 80)
+        object.__setattr__(self, "address", address)
+        object.__setattr__(self, "heads", {  # request line and Host, per protocol
+            "v1": request_head(address, f"/v1/models/{self.model_name}:predict"),
+            "v2": request_head(address, f"/v2/models/{self.model_name}/infer")})
+        # What each answer says of the version that gave it (a 502: which version did not).
+        version = f"X-Merlin-Version: {self.version}\r\n".encode("latin-1")
+        object.__setattr__(self, "version_line", version)
+        object.__setattr__(self, "version_lines",
+                           version + f"X-Merlin-Version-Endpoint: {self.endpoint_id}\r\n".encode("latin-1"))
 
 
 class Route:
@@ -98,75 +105,63 @@ class Table:
         log.info("loaded %d route(s) from %s", len(routes), self.path)
 
 
-class NotPosted(tornado.web.RequestHandler):
-    """A prediction path asked with another method (POSTs never reach the application)."""
+class Paths:
+    """The router's request handler: predictions to the relay, its own few paths answered here."""
 
-    def prepare(self) -> None:
-        self.set_status(405)
-        self.set_header("Allow", "POST")
-        self.finish({"error": f"{self.request.method} is not a prediction: POST the request body to "
-                              f"{self.request.path}."})
+    def __init__(self, table: Table, token: str, relay: Relay, metrics: RouterMetrics) -> None:
+        self.table, self.token, self.relay, self.metrics = table, token, relay, metrics
+        self.own = {"/-/reload": ("POST", self.reload), "/-/health": ("GET", self.health),
+                    "/-/metrics": ("GET", self.render_metrics)}
 
+    def __call__(self, request: http1.Request) -> http1.Response | Awaitable[http1.Response]:
+        match = PREDICT_PATH.fullmatch(request.path)
+        if match is not None:
+            if request.method != "POST":
+                return self._refuse(405, f"{request.method} is not a prediction: POST the request body to "
+                                         f"{request.path}.", request, {"Allow": "POST"})
+            return self.relay(request, match.group(1), match.group(2), match.group(3) or match.group(4))
+        own = self.own.get(request.path.partition("?")[0])
+        if own is None:
+            return self._refuse(404, f"Nothing is served at {request.path}: predictions go to "
+                                     "/{project}/{model}/v1/predict or /{project}/{model}/v2/infer.", request)
+        method, answer = own
+        if request.method != method and not (method == "GET" and request.method == "HEAD"):
+            return self._refuse(405, f"{request.path} takes {method} only.", request, {"Allow": method})
+        return answer(request)
 
-class ReloadHandler(tornado.web.RequestHandler):
-    def initialize(self, table: Table, token: str):
-        self.table, self.token = table, token
-
-    def post(self) -> None:
-        sent = self.request.headers.get("X-Merlin-Router-Token", "")
+    def reload(self, request: http1.Request) -> http1.Response:
+        sent = (request.header(b"x-merlin-router-token") or b"").decode("latin-1")
         if not self.token or not hmac.compare_digest(sent, self.token):
-            self.set_status(403)
-            return self.finish({"error": "Only the control plane may change routes."})
+            return self._refuse(403, "Only the control plane may change routes.", request)
         try:
             self.table.load()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.set_status(400)
-            return self.finish({"error": f"The rule file could not be read ({exc}); routes unchanged."})
-        self.finish({"routes": len(self.table.routes), "generation": self.table.generation})
+            return self._refuse(400, f"The rule file could not be read ({exc}); routes unchanged.", request)
+        return http1.json_response(200, {"routes": len(self.table.routes), "generation": self.table.generation})
 
+    def health(self, request: http1.Request) -> http1.Response:
+        return http1.json_response(200, {"routes": sorted(self.table.routes), "generation": self.table.generation})
 
-class HealthHandler(tornado.web.RequestHandler):
-    def initialize(self, table: Table):
-        self.table = table
-
-    def get(self) -> None:
-        self.finish({"routes": sorted(self.table.routes), "generation": self.table.generation})
-
-
-class MetricsHandler(tornado.web.RequestHandler):
-    def initialize(self, metrics: RouterMetrics):
-        self.metrics = metrics
-
-    def get(self) -> None:
+    def render_metrics(self, request: http1.Request) -> http1.Response:
         body, content_type = self.metrics.render()
-        self.set_header("Content-Type", content_type)
-        self.finish(body)
+        return http1.Response(200, body, f"Content-Type: {content_type}\r\n".encode("latin-1"))
 
-
-def _log_failures(handler: tornado.web.RequestHandler) -> None:
-    # Not a line per answered request: that was a write per request, and a log without end.
-    # The version's own request log and the metrics keep the traffic.
-    if handler.get_status() >= 400:
-        log.warning("%d %s %s", handler.get_status(), handler.request.method, handler.request.uri)
-
-
-def make_app(table: Table, token: str, metrics: RouterMetrics) -> tornado.web.Application:
-    """Every path but a POSTed prediction (those go through ``router_proxy.Relay``)."""
-    return tornado.web.Application([
-        (r"/-/reload", ReloadHandler, {"table": table, "token": token}),
-        (r"/-/health", HealthHandler, {"table": table}),
-        (r"/-/metrics", MetricsHandler, {"metrics": metrics}),
-        (r"/[^/]+/[^/]+/(?:v1/predict|v2/infer)", NotPosted),
-    ], log_function=_log_failures)
+    @staticmethod
+    def _refuse(status: int, message: str, request: http1.Request,
+                headers: dict[str, str] | None = None) -> http1.Response:
+        # Not a line per answered request (a write per request, and a log without end): the
+        # version's own request log and the metrics keep the traffic. Failures are logged.
+        log.warning("%d %s %s", status, request.method, request.path)
+        return http1.json_response(status, {"error": message}, headers)
 
 
 async def run(args: argparse.Namespace) -> None:
     table = Table(args.rules)
     table.load()
     upstream, metrics = Upstream(), RouterMetrics()
-    app = make_app(table, os.environ.get(TOKEN_ENV, ""), metrics)
-    server = tornado.httpserver.HTTPServer(RouterServer(app, table, upstream, metrics), xheaders=False)
-    server.listen(args.port, address=args.host)
+    paths = Paths(table, os.environ.get(TOKEN_ENV, ""), Relay(table, upstream, metrics), metrics)
+    server = http1.Server(paths, args.max_body_bytes)
+    await server.listen(args.host, args.port)
     log.info("routing model endpoints on http://%s:%s", args.host, args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -174,8 +169,7 @@ async def run(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, table.load)
     await stop.wait()
-    server.stop()
-    await server.close_all_connections()
+    await server.stop(STOP_GRACE)  # requests in flight are answered first
     await upstream.close()
 
 
@@ -185,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rules", required=True, help="the JSON rule file to serve")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY,
+                        help=f"largest request body relayed, larger ones get a 413 (default {MAX_BODY})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:

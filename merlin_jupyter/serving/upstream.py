@@ -26,8 +26,10 @@ from .request_log import ID_HEADER
 IDLE_KEEPALIVE = 2.0
 MAX_IDLE_PER_ADDRESS = 256
 MAX_HEAD = 64 * 1024  # a status line and headers longer than this are not a model server's
-_PASSED_BACK = {b"content-type": "Content-Type", b"content-encoding": "Content-Encoding", b"date": "Date",
-                ID_HEADER.lower().encode("latin-1"): ID_HEADER}
+# The answer's headers the caller gets, passed through as the model server wrote them (lines of
+# bytes: no dict, no decoding per request).
+_PASSED_BACK = frozenset({b"content-type", b"content-encoding", b"date", ID_HEADER.lower().encode("latin-1")})
+_JSON = b"Content-Type: application/json\r\n"
 
 
 class UpstreamError(Exception):
@@ -43,7 +45,7 @@ class _Connection(asyncio.Protocol):
         self.idle_timer: asyncio.TimerHandle | None = None
         self._answer: asyncio.Future | None = None
         self._buffer = bytearray()
-        self._head: tuple | None = None  # (status, reason, passed-back headers, length, chunked, keep)
+        self._head: tuple | None = None  # (status, passed-back header lines, length, chunked, keep)
 
     # asyncio.Protocol
     def connection_made(self, transport) -> None:
@@ -55,7 +57,7 @@ class _Connection(asyncio.Protocol):
             self.idle_timer.cancel()
         answer = self._answer
         if answer is not None and not answer.done():
-            if self._head is not None and self._head[3] is None and not self._head[4]:
+            if self._head is not None and self._head[2] is None and not self._head[3]:
                 answer.set_result(self._finish(bytes(self._buffer), keep=False))  # body ran to close
             else:
                 answer.set_exception(UpstreamError(
@@ -103,7 +105,7 @@ class _Connection(asyncio.Protocol):
                 return None
             self._head = _head(bytes(buffer[:end]))
             del buffer[:end + 4]
-        status, reason, headers, length, chunked, keep = self._head
+        _, _, length, chunked, keep = self._head
         if chunked:
             body = _dechunk(buffer)
             return None if body is None else self._finish(body, keep)
@@ -116,8 +118,7 @@ class _Connection(asyncio.Protocol):
         return self._finish(bytes(buffer), keep)
 
     def _finish(self, body: bytes, keep: bool) -> tuple:
-        status, reason, headers, _, _, _ = self._head
-        return status, reason, headers, body, keep
+        return self._head[0], self._head[1], body, keep
 
 
 def _head(raw: bytes) -> tuple:
@@ -125,9 +126,9 @@ def _head(raw: bytes) -> tuple:
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
         raise UpstreamError(f"not an HTTP/1.1 answer: {lines[0][:80]!r}")
-    status, reason = int(parts[1]), parts[2].decode("latin-1") if len(parts) > 2 else ""
+    status = int(parts[1])
     keep = parts[0] == b"HTTP/1.1"
-    headers: dict[str, str] = {}
+    passed, typed = [], False
     length, chunked = None, False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
@@ -141,11 +142,14 @@ def _head(raw: bytes) -> tuple:
         elif name == b"connection":
             keep = keep and b"close" not in value.lower()
         elif name in _PASSED_BACK:
-            headers[_PASSED_BACK[name]] = value.decode("latin-1")
+            passed.append(line)
+            passed.append(b"\r\n")
+            typed = typed or name == b"content-type"
     if status in (204, 304) or 100 <= status < 200:
         length = 0
-    headers.setdefault("Content-Type", "application/json")
-    return status, reason, headers, length, chunked, keep
+    if not typed:
+        passed.append(_JSON)
+    return status, b"".join(passed), length, chunked, keep
 
 
 def _dechunk(buffer: bytearray) -> bytes | None:
@@ -168,6 +172,13 @@ def _dechunk(buffer: bytearray) -> bytes | None:
         at = start + size + 2
 
 
+def request_head(address: tuple[str, int], path: str) -> bytes:
+    """The request line and Host of a POST to ``path``: the same for every request to a
+    destination, so worked out once per rule."""
+    host = address[0] if ":" not in address[0] else f"[{address[0]}]"  # an IPv6 literal
+    return f"POST {path} HTTP/1.1\r\nHost: {host}:{address[1]}\r\n".encode("latin-1")
+
+
 class Upstream:
     """Keep-alive connections to the version endpoints, made on first use (inside the loop)."""
 
@@ -175,21 +186,18 @@ class Upstream:
         self._idle: dict[tuple[str, int], list[_Connection]] = defaultdict(list)
         self._busy: set[_Connection] = set()
 
-    async def forward(self, address: tuple[str, int], path: str, body: bytes, headers: dict,
-                      timeout: float) -> tuple[int, str, dict, bytes]:
-        """POST once and return (status, reason, the headers to pass back, body). Raises OSError
+    async def forward(self, address: tuple[str, int], head: bytes, body: bytes, fields: bytes,
+                      timeout: float) -> tuple[int, bytes, bytes]:
+        """POST once and return (status, the header lines to pass back, body). ``head`` is the
+        request line and Host (``request_head``), ``fields`` the other header lines. Raises OSError
         when the server cannot be reached, UpstreamError when it broke off or timed out."""
         connection = await self._acquire(address)
-        host = address[0] if ":" not in address[0] else f"[{address[0]}]"  # an IPv6 literal
-        head = [f"POST {path} HTTP/1.1\r\nHost: {host}:{address[1]}\r\nContent-Length: {len(body)}\r\n"]
-        head += [f"{name}: {value}\r\n" for name, value in headers.items()]
-        head.append("\r\n")
-        answer = connection.send("".join(head).encode("latin-1"), body)
+        answer = connection.send(b"%sContent-Length: %d\r\n%s\r\n" % (head, len(body), fields), body)
         loop = asyncio.get_running_loop()
         timer = loop.call_later(timeout, _time_out, connection, answer, timeout)
         self._busy.add(connection)
         try:
-            status, reason, passed, content, keep = await answer
+            status, passed, content, keep = await answer
         except BaseException:
             connection.close()  # cancelled or broken mid-answer: never reuse it
             raise
@@ -200,7 +208,7 @@ class Upstream:
             self._release(address, connection, loop)
         else:
             connection.close()
-        return status, reason, passed, content
+        return status, passed, content
 
     async def _acquire(self, address: tuple[str, int]) -> _Connection:
         idle = self._idle.get(address)

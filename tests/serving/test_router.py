@@ -25,8 +25,8 @@ def destination(server, version: int, weight: int = 0) -> dict:
 
 
 class Router:
-    def __init__(self, tmp_path, port: int | None = None):
-        self.rules = tmp_path / "routes.json"
+    def __init__(self, tmp_path, port: int | None = None, args: tuple[str, ...] = ()):
+        self.rules, self.args = tmp_path / "routes.json", args
         if not self.rules.exists():
             self.write({})
         self._start(port or free_port())
@@ -45,7 +45,7 @@ class Router:
         self.port, self.url = port, f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "merlin_jupyter.serving.router", "--rules", str(self.rules),
-             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             "--port", str(port), *self.args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=dict(os.environ, MERLIN_ROUTER_TOKEN=TOKEN))
 
     def write(self, routes: dict) -> None:
@@ -176,20 +176,23 @@ class Upstream:
     """A model server stand-in that records what reaches it: the headers of each request, and how
     many times a body arrived. ``hang_up`` makes it read a request and close the connection
     without answering, as a model server whose worker dies in the middle of a prediction.
-    ``answer``: "length" (Content-Length, kept alive), "chunked", or "close" (then hang up)."""
+    ``answer``: "length" (Content-Length, kept alive), "chunked", or "close" (then hang up).
+    ``delay``: seconds before answering, as a slow prediction."""
 
-    def __init__(self, hang_up: bool = False, answer: str = "length"):
+    def __init__(self, hang_up: bool = False, answer: str = "length", delay: float = 0):
         import http.server
 
         self.seen: list[dict] = []
+        self.bodies: list[bytes] = []
         upstream = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                upstream.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 upstream.seen.append({k.lower(): v for k, v in self.headers.items()})
+                time.sleep(delay)
                 if hang_up:
                     self.close_connection = True
                     return
