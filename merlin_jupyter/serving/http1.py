@@ -19,7 +19,7 @@ import http
 import json
 import logging
 from collections import deque
-from typing import Awaitable, Callable, Union
+from typing import Callable, Optional
 
 import httptools
 
@@ -34,9 +34,10 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 class Request:
     """One whole request. ``headers`` are the raw (name, value) pairs in the order sent."""
 
-    __slots__ = ("method", "path", "headers", "body", "keep_alive", "http10", "error", "_chunks")
+    __slots__ = ("method", "path", "headers", "body", "keep_alive", "http10", "error", "_chunks", "_connection")
 
-    def __init__(self) -> None:
+    def __init__(self, connection: Connection | None = None) -> None:
+        self._connection = connection
         self.method, self.path, self.body = "", "", b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.keep_alive, self.http10 = True, False
@@ -50,6 +51,10 @@ class Request:
                 return value
         return None
 
+    def respond(self, answer: Response) -> None:
+        """Answer this request (a handler that returned None calls this once, later)."""
+        self._connection._answered(self, answer)
+
 
 class Response:
     """An answer. ``headers`` are ready-made ``Name: value\\r\\n`` lines (see ``header_lines``):
@@ -62,7 +67,10 @@ class Response:
         self.status, self.body, self.headers = status, body, headers
 
 
-Handler = Callable[[Request], Union[Response, Awaitable[Response]]]
+# A handler answers at once (returns the Response) or later (returns None, then calls
+# ``request.respond``): callbacks rather than a task per request, which would cost turns of the
+# event loop between a model server's answer and its relay.
+Handler = Callable[[Request], Optional[Response]]
 
 
 def header_lines(headers: dict[str, str]) -> bytes:
@@ -132,7 +140,7 @@ class Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_message_begin(self) -> None:
-        self.request, self.size = Request(), 0
+        self.request, self.size = Request(self), 0
 
     def on_url(self, url: bytes) -> None:
         self.request.path += url.decode("latin-1")
@@ -200,22 +208,16 @@ class Connection(asyncio.Protocol):
     def _handle(self, request: Request) -> None:
         if request.error is not None:
             return self._write(request, request.error)
+        self.busy = True  # until it is answered, now or through request.respond
         try:
             answer = self.handler(request)
         except Exception as exc:  # the handler's bug: a 500 with words, never a dead connection
             answer = self._failed(request, exc)
-        if isinstance(answer, Response):
-            return self._write(request, answer)
-        self.busy = True
-        future = asyncio.ensure_future(answer)
-        future.add_done_callback(lambda done: self._answered(request, done))
+        if answer is not None:
+            self._answered(request, answer)
 
-    def _answered(self, request: Request, done: asyncio.Future) -> None:
+    def _answered(self, request: Request, answer: Response) -> None:
         self.busy = False
-        try:
-            answer = done.result()
-        except Exception as exc:
-            answer = self._failed(request, exc)
         self._write(request, answer)
 
     def _failed(self, request: Request, exc: Exception) -> Response:

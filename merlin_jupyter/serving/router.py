@@ -26,7 +26,7 @@ import signal
 import sys
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Awaitable
+from typing import Any
 
 from . import http1
 from .router_metrics import RouterMetrics
@@ -113,7 +113,7 @@ class Paths:
         self.own = {"/-/reload": ("POST", self.reload), "/-/health": ("GET", self.health),
                     "/-/metrics": ("GET", self.render_metrics)}
 
-    def __call__(self, request: http1.Request) -> http1.Response | Awaitable[http1.Response]:
+    def __call__(self, request: http1.Request) -> http1.Response | None:
         match = PREDICT_PATH.fullmatch(request.path)
         if match is not None:
             if request.method != "POST":

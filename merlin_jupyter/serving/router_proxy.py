@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from .http1 import Request, Response
 from .request_log import VIA_HEADER
-from .upstream import UpstreamError
 
 if TYPE_CHECKING:
     from .router import Destination, Table
@@ -59,49 +58,70 @@ class Relay:
 
     def __init__(self, table: Table, client: Upstream, metrics: RouterMetrics | None) -> None:
         self.table, self.client, self.metrics = table, client, metrics
-        self.mirrors: set[asyncio.Future] = set()
+        self.mirrors = 0  # copies in flight
 
-    async def __call__(self, request: Request, project: str, model: str, protocol: str) -> Response:
+    def __call__(self, request: Request, project: str, model: str, protocol: str) -> Response | None:
+        """The answer now (no such model endpoint), or None and ``request.respond`` later."""
         key = f"{project}/{model}"
         route = self.table.routes.get(key)
         if route is None:
             return _error(404, f"No model endpoint serves {key} here: route traffic to one of its version "
                                "endpoints first (serve_traffic or %merlin traffic).", request)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         destination = route.pick()
         fields = forwarded_headers(request.headers)
         if route.mirror is not None:
             self._mirror(route.mirror, protocol, request.body, fields)
-        try:
-            status, headers, content = await self.client.forward(
-                destination.address, destination.heads[protocol], request.body, fields + VIA, PREDICT_TIMEOUT)
-        except (OSError, UpstreamError) as exc:
-            why = str(exc) or type(exc).__name__
-            status, answer = 502, _error(502, f"Version {destination.version} of {key} did not answer ({why}): "
-                                              "check that endpoint's status and logs.", request)
-            answer.headers += destination.version_line
-        else:
-            answer = Response(status, content, headers + destination.version_lines)
-            if status >= 400:
-                log.warning("%d POST %s", status, request.path)
-        if self.metrics is not None:
-            self.metrics.observe(key, destination.version, status, loop.time() - started)
-        return answer
+        _Forward(self, request, key, destination).send(destination.heads[protocol], fields)
+        return None
 
     def _mirror(self, destination: Destination, protocol: str, body: bytes, fields: bytes) -> None:
-        mirrors = self.mirrors
-        if len(mirrors) >= MAX_MIRRORS_IN_FLIGHT:
+        if self.mirrors >= MAX_MIRRORS_IN_FLIGHT:
             return  # a slow mirror must not pile up memory; dropping copies is the mirror's deal
-        task = asyncio.ensure_future(self.client.forward(
-            destination.address, destination.heads[protocol], body, fields + VIA_MIRROR, MIRROR_TIMEOUT))
-        mirrors.add(task)
-        task.add_done_callback(self._forget)
+        self.mirrors += 1
+        self.client.send(destination.address, destination.heads[protocol], body, fields + VIA_MIRROR,
+                         MIRROR_TIMEOUT, self._mirrored, self._mirror_failed)
 
-    def _forget(self, task: asyncio.Future) -> None:
-        self.mirrors.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("mirror request failed: %s", task.exception())
+    def _mirrored(self, status: int, headers: bytes, body: bytes) -> None:
+        self.mirrors -= 1  # the mirror's answer is dropped: it never reaches the caller
+
+    def _mirror_failed(self, exc: Exception) -> None:
+        self.mirrors -= 1
+        log.debug("mirror request failed: %s", exc)
+
+
+class _Forward:
+    """One prediction on its way: sent to a version, its answer (or failure) relayed back."""
+
+    __slots__ = ("relay", "request", "key", "destination", "started")
+
+    def __init__(self, relay: Relay, request: Request, key: str, destination: Destination) -> None:
+        self.relay, self.request, self.key, self.destination = relay, request, key, destination
+
+    def send(self, head: bytes, fields: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        self.started = loop.time()
+        self.relay.client.send(self.destination.address, head, self.request.body, fields + VIA, PREDICT_TIMEOUT,
+                               self.answered, self.failed)
+
+    def answered(self, status: int, headers: bytes, body: bytes) -> None:
+        if status >= 400:
+            log.warning("%d POST %s", status, self.request.path)
+        self.request.respond(Response(status, body, headers + self.destination.version_lines))
+        self._observe(status)  # after the answer is on its way
+
+    def failed(self, exc: Exception) -> None:
+        why = str(exc) or type(exc).__name__
+        answer = _error(502, f"Version {self.destination.version} of {self.key} did not answer ({why}): "
+                             "check that endpoint's status and logs.", self.request)
+        answer.headers += self.destination.version_line
+        self.request.respond(answer)
+        self._observe(502)
+
+    def _observe(self, status: int) -> None:
+        metrics = self.relay.metrics
+        if metrics is not None:
+            metrics.observe(self.key, self.destination.version, status,
+                            asyncio.get_running_loop().time() - self.started)
 
 
 def _error(status: int, message: str, request: Request) -> Response:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
 
 from .request_log import ID_HEADER
 
@@ -24,6 +26,7 @@ from .request_log import ID_HEADER
 # router drops its idle ones sooner, and a draining revision waits for that (workers.py), so the
 # router never sends a request on a connection the server is closing.
 IDLE_KEEPALIVE = 2.0
+SWEEP = 0.5  # seconds between checks of timeouts and idle connections (a draining server waits 5 s)
 MAX_IDLE_PER_ADDRESS = 256
 MAX_HEAD = 64 * 1024  # a status line and headers longer than this are not a model server's
 # The answer's headers the caller gets, passed through as the model server wrote them (lines of
@@ -37,13 +40,14 @@ class UpstreamError(Exception):
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; parses one answer at a time."""
+    """One keep-alive connection; parses one answer at a time and hands it to its waiter."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.idle_timer: asyncio.TimerHandle | None = None
-        self._answer: asyncio.Future | None = None
+        self.since = 0.0  # loop time it became idle
+        self.deadline, self.timeout = 0.0, 0.0  # loop time the answer is due by, and the seconds given
+        self.waiter: _Waiter | None = None
         self._buffer = bytearray()
         self._head: tuple | None = None  # (status, passed-back header lines, length, chunked, keep)
 
@@ -53,34 +57,26 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.closed = True
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-        answer = self._answer
-        if answer is not None and not answer.done():
+        if self.waiter is not None:
             if self._head is not None and self._head[2] is None and not self._head[3]:
-                answer.set_result(self._finish(bytes(self._buffer), keep=False))  # body ran to close
+                self._done(bytes(self._buffer), keep=False)  # the body ran to the close
             else:
-                answer.set_exception(UpstreamError(
-                    "the connection closed before a whole answer" + (f": {exc}" if exc else "")))
+                self.fail(UpstreamError("the connection closed before a whole answer" + (f": {exc}" if exc else "")))
 
     def data_received(self, data: bytes) -> None:
-        answer = self._answer
-        if answer is None or answer.done():
+        if self.waiter is None:
             self.close()  # bytes nobody asked for: this connection is out of step
             return
         self._buffer += data
         try:
-            result = self._parse()
+            self._parse()
         except UpstreamError as exc:
-            answer.set_exception(exc)
-            self.close()
-            return
-        if result is not None:
-            answer.set_result(result)
+            self.fail(exc)
 
     # the client's side
-    def send(self, request: bytes, body: bytes) -> asyncio.Future:
-        self._answer = asyncio.get_running_loop().create_future()
+    def send(self, request: bytes, body: bytes, waiter: _Waiter, timeout: float) -> None:
+        self.waiter, self.timeout = waiter, timeout
+        self.deadline = asyncio.get_running_loop().time() + timeout
         self._buffer.clear()
         self._head = None
         if len(body) < 65536:
@@ -88,37 +84,47 @@ class _Connection(asyncio.Protocol):
         else:
             self.transport.write(request)
             self.transport.write(body)  # no copy of a large body
-        return self._answer
+
+    def fail(self, exc: Exception) -> None:
+        """End the request in flight with ``exc``; the connection is not used again."""
+        waiter, self.waiter = self.waiter, None
+        self.close()
+        if waiter is not None:
+            waiter.upstream._busy.discard(self)
+            waiter.failed(exc)
+
+    def _done(self, body: bytes, keep: bool) -> None:
+        waiter, self.waiter = self.waiter, None
+        status, headers = self._head[0], self._head[1]
+        waiter.upstream._finished(waiter.address, self, keep)
+        waiter.done(status, headers, body)
 
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
             self.transport.close()
 
-    def _parse(self):
+    def _parse(self) -> None:
         buffer = self._buffer
         if self._head is None:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(buffer) > MAX_HEAD:
                     raise UpstreamError("the answer's headers never ended")
-                return None
+                return
             self._head = _head(bytes(buffer[:end]))
             del buffer[:end + 4]
         _, _, length, chunked, keep = self._head
         if chunked:
             body = _dechunk(buffer)
-            return None if body is None else self._finish(body, keep)
-        if length is None:
-            return None  # read until the server closes
-        if len(buffer) < length:
-            return None
+            if body is not None:
+                self._done(body, keep)
+            return
+        if length is None or len(buffer) < length:
+            return  # more to come (without a length: until the server closes)
         if len(buffer) > length:
             raise UpstreamError("the answer was longer than its Content-Length")
-        return self._finish(bytes(buffer), keep)
-
-    def _finish(self, body: bytes, keep: bool) -> tuple:
-        return self._head[0], self._head[1], body, keep
+        self._done(bytes(buffer), keep)
 
 
 def _head(raw: bytes) -> tuple:
@@ -179,72 +185,91 @@ def request_head(address: tuple[str, int], path: str) -> bytes:
     return f"POST {path} HTTP/1.1\r\nHost: {host}:{address[1]}\r\n".encode("latin-1")
 
 
+Done = Callable[[int, bytes, bytes], None]  # status, the header lines to pass back, body
+Failed = Callable[[Exception], None]
+
+
+@dataclass(frozen=True)
+class _Waiter:
+    upstream: Upstream
+    address: tuple[str, int]
+    done: Done
+    failed: Failed
+
+
 class Upstream:
-    """Keep-alive connections to the version endpoints, made on first use (inside the loop)."""
+    """Keep-alive connections to the version endpoints, made on first use (inside the loop).
+
+    Callbacks, not coroutines: the answer is handed on from the model server's ``data_received``
+    straight to the caller's socket. A future and a task per request cost two more turns of the
+    event loop (an ``epoll_wait`` each) between the answer and its relay. Timeouts and idle
+    connections are checked by one sweep every ``SWEEP`` seconds, not a timer per request.
+    """
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[_Connection]] = defaultdict(list)
         self._busy: set[_Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
-    async def forward(self, address: tuple[str, int], head: bytes, body: bytes, fields: bytes,
-                      timeout: float) -> tuple[int, bytes, bytes]:
-        """POST once and return (status, the header lines to pass back, body). ``head`` is the
-        request line and Host (``request_head``), ``fields`` the other header lines. Raises OSError
-        when the server cannot be reached, UpstreamError when it broke off or timed out."""
-        connection = await self._acquire(address)
-        answer = connection.send(b"%sContent-Length: %d\r\n%s\r\n" % (head, len(body), fields), body)
+    def send(self, address: tuple[str, int], head: bytes, body: bytes, fields: bytes, timeout: float,
+             done: Done, failed: Failed) -> None:
+        """POST once; later call ``done(status, header lines to pass back, body)`` or
+        ``failed(exc)``, exactly once and never from inside this call. ``head`` is the request
+        line and Host (``request_head``), ``fields`` the other header lines. ``exc`` is an
+        OSError when the server cannot be reached, UpstreamError when it broke off or timed out."""
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(timeout, _time_out, connection, answer, timeout)
-        self._busy.add(connection)
-        try:
-            status, passed, content, keep = await answer
-        except BaseException:
-            connection.close()  # cancelled or broken mid-answer: never reuse it
-            raise
-        finally:
-            timer.cancel()
-            self._busy.discard(connection)
-        if keep and not connection.closed:
-            self._release(address, connection, loop)
-        else:
-            connection.close()
-        return status, passed, content
-
-    async def _acquire(self, address: tuple[str, int]) -> _Connection:
+        waiter, request = _Waiter(self, address, done, failed), b"%sContent-Length: %d\r\n%s\r\n" % (
+            head, len(body), fields)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(SWEEP, self._sweep)
         idle = self._idle.get(address)
         while idle:
             connection = idle.pop()
-            connection.idle_timer.cancel()
             if not connection.closed:
-                return connection
-        _, connection = await asyncio.get_running_loop().create_connection(_Connection, *address)
-        return connection
+                self._busy.add(connection)
+                connection.send(request, body, waiter, timeout)
+                return
+        loop.create_task(self._connect_and_send(request, body, waiter, timeout))
 
-    def _release(self, address: tuple[str, int], connection: _Connection, loop) -> None:
+    async def _connect_and_send(self, request: bytes, body: bytes, waiter: _Waiter, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, connection = await asyncio.wait_for(loop.create_connection(_Connection, *waiter.address), timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            waiter.failed(exc if isinstance(exc, OSError) else UpstreamError(f"no connection within {timeout:g} s"))
+            return
+        self._busy.add(connection)
+        connection.send(request, body, waiter, timeout)
+
+    def _finished(self, address: tuple[str, int], connection: _Connection, keep: bool) -> None:
+        self._busy.discard(connection)
         idle = self._idle[address]
-        if len(idle) >= MAX_IDLE_PER_ADDRESS:
+        if not keep or connection.closed or len(idle) >= MAX_IDLE_PER_ADDRESS:
             connection.close()
             return
-        connection.idle_timer = loop.call_later(IDLE_KEEPALIVE, self._expire, address, connection)
+        connection.since = asyncio.get_running_loop().time()
         idle.append(connection)
 
-    def _expire(self, address: tuple[str, int], connection: _Connection) -> None:
-        connection.close()
-        idle = self._idle.get(address)
-        if idle and connection in idle:
-            idle.remove(connection)
+    def _sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for connection in [c for c in self._busy if c.deadline <= now]:
+            connection.fail(UpstreamError(f"no answer within {connection.timeout:g} s"))
+        for address, idle in list(self._idle.items()):
+            for connection in [c for c in idle if now - c.since >= IDLE_KEEPALIVE or c.closed]:
+                connection.close()
+                idle.remove(connection)
+            if not idle:
+                del self._idle[address]
+        self._sweeper = None
+        if self._busy or self._idle:
+            self._sweeper = asyncio.get_running_loop().call_later(SWEEP, self._sweep)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for idle in self._idle.values():
             for connection in idle:
-                connection.idle_timer.cancel()
                 connection.close()
         self._idle.clear()
         for connection in list(self._busy):
-            connection.close()
-
-
-def _time_out(connection: _Connection, answer: asyncio.Future, seconds: float) -> None:
-    if not answer.done():
-        answer.set_exception(UpstreamError(f"no answer within {seconds:g} s"))
-    connection.close()
+            connection.fail(UpstreamError("the router is stopping"))
