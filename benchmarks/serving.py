@@ -129,6 +129,7 @@ def wrk(url: str, body: dict, connections: int, seconds: int = DURATION) -> dict
         raise RuntimeError(f"wrk did not report on {url}:\n{out}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
             "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
             "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
             "errors": int(errors.group(1)) if errors else 0}
@@ -343,10 +344,16 @@ def measure_router(target: Target, work: Path, row) -> dict:
         # One connection: the latency a request gains from the hop, without queueing behind
         # others. Alternated, and the lower p50 of each kept: one run alone is at the mercy of
         # whatever else ran during it.
-        runs = {"direct": [], "routed": []}
+        # The router's CPU per request (user + system, psutil) tells its cost apart from the
+        # machine's noise better than latency does.
+        runs, process = {"direct": [], "routed": []}, psutil.Process(router.proc.pid)
         for _ in range(ROUTER_RUNS):
             runs["direct"].append(wrk(target.predict_url, {"instances": row}, 1))
+            before = process.cpu_times()
             runs["routed"].append(wrk(router.target.predict_url, {"instances": row}, 1))
+            after = process.cpu_times()
+            runs["routed"][-1]["cpu_us"] = ((after.user - before.user + after.system - before.system)
+                                            / max(1, runs["routed"][-1]["requests"]) * 1e6)
         return {"runs": ROUTER_RUNS, **{way: min(done, key=lambda r: r["p50"]) for way, done in runs.items()}}
     finally:
         router.stop()

@@ -43,6 +43,8 @@ def render(results, cold, memory, failed, floor_ms, router, cores, rules: tuple[
                   f"| straight to the endpoint | {d['rps']:.0f} | {d['p50']:.2f} | {d['p99']:.2f} |",
                   f"| through the local router | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |",
                   f"| added by the router | | {r['p50'] - d['p50']:+.2f} | {r['p99'] - d['p99']:+.2f} |"]
+        if "cpu_us" in r:
+            lines += ["", f"The router's CPU per request in that run: {r['cpu_us']:.0f} µs (psutil user + system)."]
     profile = Path(__file__).with_name("PROFILE.md")
     if profile.exists():
         lines += ["", profile.read_text(encoding="utf-8").strip()]
