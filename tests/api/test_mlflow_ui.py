@@ -62,3 +62,31 @@ def test_an_idle_tracking_server_is_stopped_and_answers_again_when_asked(quickly
                        params={"experiment_id": model["mlflow_experiment_id"]}, headers=cp.headers, timeout=120)
     assert answer.status_code == 200, answer.text
     assert answer.json()["experiment"]["name"] == "idle-mlflow/churn"
+
+
+def test_a_deploy_finds_its_logged_model_without_starting_the_tracking_server(quickly_idle):
+    from ..conftest import log_version
+    from ..waiting import wait_until
+
+    cp, api = quickly_idle, quickly_idle.client()
+    _, project = api.post("/projects", json={"name": "idle-deploy"})
+    _, model = api.post(f"/projects/{project['id']}/models", json={"name": "churn", "type": "sklearn"})
+    version = log_version(cp, api, model["id"])
+    wait_until(lambda: cp.mlflow_servers() == [], timeout=30, what="the idle tracking server to stop")
+    starts = _starts(cp)
+    status, endpoint = api.post(f"/models/{model['id']}/versions/{version['id']}/endpoint",
+                                json={"environment_name": "local"})
+    assert status == 201, endpoint
+    path = f"/models/{model['id']}/versions/{version['id']}/endpoint/{endpoint['id']}"
+    running = wait_until(lambda: (lambda e: e if e["status"] in ("running", "failed") else None)(api.get(path)[1]),
+                         timeout=120, what="the endpoint to run")
+    assert running["status"] == "running", running.get("message")
+    # MLflow 3 keeps the model beside the run, not in it: found on disk, not by asking the server.
+    assert _starts(cp) == starts
+    api.delete(path)
+
+
+def _starts(cp) -> int:
+    """How many times the tracking server started: each start writes its "ready" line."""
+    log = cp.home / "data" / "merlin" / "mlflow" / "run" / "mlflow-server.log"
+    return log.read_text().count("MLflow tracking server ready")

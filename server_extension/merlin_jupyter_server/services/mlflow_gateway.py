@@ -175,6 +175,9 @@ class MlflowGateway:
         if local is None or os.path.isdir(local):
             if local is None or os.listdir(local):
                 return in_run
+        beside = _logged_beside(artifact_uri, run_id)
+        if beside is not None:
+            return beside
         try:
             found = [model.get("info", {}) for model in self._call("POST", "logged-models/search", json={
                 "experiment_ids": [str(experiment_id)], "filter": f"source_run_id = '{run_id}'"}).get("models", [])]
@@ -196,6 +199,36 @@ def _local_path(uri: str) -> str | None:
     if uri.startswith("/"):
         return uri
     return None
+
+
+def _logged_beside(artifact_uri: str, run_id: str) -> str | None:
+    """The run's one logged model, found on this disk without asking the tracking server (which
+    may be stopped: its start would be most of a deploy's time).
+
+    MLflow 3 keeps an experiment's logged models beside its runs (``<experiment>/models/<id>/
+    artifacts``), each ``MLmodel`` naming its run. Several for one run are left to the server,
+    which knows their names."""
+    run_artifacts = _local_path(artifact_uri.rstrip("/"))  # <root>/<experiment>/<run>/artifacts
+    if run_artifacts is None:
+        return None
+    models = os.path.join(os.path.dirname(os.path.dirname(run_artifacts)), "models")
+    line = f"run_id: {run_id}\n"
+    found = []
+    try:
+        entries = list(os.scandir(models))
+    except OSError:
+        return None
+    for entry in entries:
+        artifacts = os.path.join(entry.path, "artifacts")
+        try:
+            with open(os.path.join(artifacts, "MLmodel"), encoding="utf-8") as handle:
+                if line in handle.read():
+                    found.append(artifacts)
+        except OSError:
+            continue
+    if len(found) != 1:
+        return None
+    return ("file://" + found[0]) if artifact_uri.startswith("file://") else found[0]
 
 
 def _external_client(uri: str) -> httpx.Client:
