@@ -114,6 +114,15 @@ class FairAcceptor:
             self._stopped = True
             self.board.retire(self.slot)
             self._loop.remove_reader(self.sock.fileno())
+            # Connections the kernel queued on this socket and nobody accepted yet would be reset
+            # when its last copy closes (a redeploy's old revision, or a worker deferring to a
+            # less busy one): take them, to be answered while draining, then close.
+            while True:
+                try:
+                    connection, address = self.sock.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError, OSError):
+                    break
+                self._serve(connection, address)
             self.sock.close()
 
     def _ready(self) -> None:
@@ -130,6 +139,9 @@ class FairAcceptor:
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return  # another worker took it
         self._deferred_since = None
+        self._serve(connection, address)
+
+    def _serve(self, connection: socket.socket, address: Any) -> None:
         self.board.add(self.slot, 1)
         stream = tornado.iostream.IOStream(connection, max_buffer_size=self.server.max_buffer_size,
                                            read_chunk_size=self.server.read_chunk_size)
