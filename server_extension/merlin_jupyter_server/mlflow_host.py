@@ -33,6 +33,7 @@ from .private_files import private_dir
 
 log = logging.getLogger("merlin_jupyter_server.mlflow")
 MAX_SOCKET_PATH = 100  # Unix socket paths are limited to ~108 bytes
+REQUEST_TIMEOUT = httpx.Timeout(300, connect=10)  # a search of many runs may be slow
 FAILED = "merlin-mlflow: failed:"  # how mlflow_server.py says why it exits
 
 
@@ -145,19 +146,19 @@ class MlflowHost:
         return (f"The MLflow tracking server could not start ({why}): {last or 'it wrote nothing'} "
                 f"Its log: {self.log_path}.")
 
+    def _idle(self) -> bool:
+        with self._counted:
+            return self._in_flight == 0 and time.monotonic() - self._last_used > self.idle_stop
+
     def _watch_idle(self) -> None:
         while not self._closed.wait(min(5.0, max(0.2, self.idle_stop / 4))):
-            if self.idle_stop <= 0 or not self.running:
+            if self.idle_stop <= 0 or not self.running or not self._idle():
                 continue
-            with self._counted:
-                idle = self._in_flight == 0 and time.monotonic() - self._last_used > self.idle_stop
-            if idle:
-                with self._lock:
-                    with self._counted:  # a request may have come in while the lock was awaited
-                        idle = self._in_flight == 0 and time.monotonic() - self._last_used > self.idle_stop
-                    if idle and self.running:
-                        log.info("MLflow tracking server idle for %g s: stopping it", self.idle_stop)
-                        self._terminate()
+            with self._lock:
+                # Asked again under the lock: a request may have come in while it was awaited.
+                if self._idle() and self.running:
+                    log.info("MLflow tracking server idle for %g s: stopping it", self.idle_stop)
+                    self._terminate()
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
@@ -201,7 +202,7 @@ class MlflowHost:
             if client is None:
                 client = self._client = httpx.Client(
                     transport=httpx.HTTPTransport(uds=self.socket_path), base_url="http://localhost/",
-                    timeout=httpx.Timeout(300, connect=10))
+                    timeout=REQUEST_TIMEOUT)
             yield client
 
     @contextlib.asynccontextmanager
@@ -211,5 +212,5 @@ class MlflowHost:
             await asyncio.get_running_loop().run_in_executor(None, self.ensure)
             # One per request: it lives on this loop, and a restarted server is a new socket.
             async with httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=self.socket_path),
-                                         base_url="http://localhost", timeout=httpx.Timeout(300, connect=10)) as client:
+                                         base_url="http://localhost", timeout=REQUEST_TIMEOUT) as client:
                 yield client
